@@ -1,0 +1,26 @@
+# Entry points of the series. Every target creates the virtual environment on first use and reuses it.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: venv run test clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+## Execute the whole series (both models) into build/run/ and leave trained models in saved_model/.
+run: venv
+	$(PY) scripts/run_series.py
+
+## The test suite: unit tests of helpers.py, data checksums, papermill runs and nbval checks of the notebooks.
+test: venv
+	$(PY) -m pytest
+
+clean:
+	rm -rf build

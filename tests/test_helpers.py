@@ -1,0 +1,448 @@
+"""Unit tests of notebooks/helpers.py: IDX reading and writing, loading, models, saving, figures."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import helpers
+
+
+def idx_bytes(magic: int, dims: tuple[int, ...], payload: bytes) -> bytes:
+    """Raw IDX bytes: a header with the given magic and dimensions, then the payload."""
+    return struct.pack(f">I{len(dims)}I", magic, *dims) + payload
+
+
+@pytest.fixture
+def images() -> np.ndarray:
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, size=(7, 5, 3), dtype=np.uint8)
+
+
+@pytest.fixture
+def labels() -> np.ndarray:
+    return np.arange(7, dtype=np.uint8) % 10
+
+
+# ---------------------------------------------------------------------------------------------- IDX
+
+
+@pytest.mark.parametrize("name", ["imgs.idx3-ubyte", "imgs.idx3-ubyte.gz"])
+def test_images_round_trip_raw_and_gzip(tmp_path: Path, images: np.ndarray, name: str) -> None:
+    path = helpers.write_idx(tmp_path / name, images)
+    read = helpers.read_images(path)
+    assert read.dtype == np.uint8 and read.shape == (7, 5, 3)
+    np.testing.assert_array_equal(read, images)
+    assert path.read_bytes()[:2] == (b"\x1f\x8b" if name.endswith(".gz") else b"\x00\x00")
+
+
+@pytest.mark.parametrize("name", ["labels.idx1-ubyte", "labels.idx1-ubyte.gz"])
+def test_labels_round_trip_raw_and_gzip(tmp_path: Path, labels: np.ndarray, name: str) -> None:
+    path = helpers.write_idx(tmp_path / name, labels)
+    np.testing.assert_array_equal(helpers.read_labels(path), labels)
+
+
+def test_gzip_detected_by_content_not_name(tmp_path: Path, labels: np.ndarray) -> None:
+    path = tmp_path / "labels-no-gz-suffix"
+    path.write_bytes(gzip.compress(idx_bytes(2049, (7,), labels.tobytes())))
+    np.testing.assert_array_equal(helpers.read_labels(path), labels)
+
+
+def test_empty_set_of_images_is_fine(tmp_path: Path) -> None:
+    path = tmp_path / "none.idx3"
+    path.write_bytes(idx_bytes(2051, (0, 28, 28), b""))
+    assert helpers.read_images(path).shape == (0, 28, 28)
+
+
+def test_write_idx_does_not_overwrite(tmp_path: Path, labels: np.ndarray) -> None:
+    path = helpers.write_idx(tmp_path / "l.idx1", labels)
+    before = path.read_bytes()
+    with pytest.raises(FileExistsError, match="already exists; pass overwrite=True"):
+        helpers.write_idx(path, labels[:3])
+    assert path.read_bytes() == before
+    helpers.write_idx(path, labels[:3], overwrite=True)
+    assert helpers.read_labels(path).tolist() == labels[:3].tolist()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.idx1"]  # no temp file left behind
+
+
+def test_write_idx_rejects_wrong_dtype(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="uint8"):
+        helpers.write_idx(tmp_path / "f.idx", np.zeros(3, dtype=np.float32))
+    assert not (tmp_path / "f.idx").exists()
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        helpers.read_images(tmp_path / "nope.idx3-ubyte")
+
+
+def test_missing_bundled_file_says_where_the_data_should_be() -> None:
+    with pytest.raises(FileNotFoundError, match=r"bundles MNIST in data/.*git checkout -- data/"):
+        helpers.read_images(helpers.DATA_DIR / "does-not-exist.idx3-ubyte")
+
+
+def test_directory(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError, match="is a directory, not an IDX file"):
+        helpers.read_labels(tmp_path)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    path = tmp_path / "empty"
+    path.write_bytes(b"")
+    with pytest.raises(helpers.IDXFormatError, match=r"empty \(0 bytes\)"):
+        helpers.read_images(path)
+
+
+@pytest.mark.parametrize("content", [b"\x00\x00", struct.pack(">II", 2051, 10)])
+def test_header_cut_short(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "short"
+    path.write_bytes(content)
+    with pytest.raises(helpers.IDXFormatError, match=r"header cut short: \d+ bytes, an IDX image file needs 16"):
+        helpers.read_images(path)
+
+
+def test_wrong_magic_labels_given_to_read_images(tmp_path: Path, labels: np.ndarray) -> None:
+    path = helpers.write_idx(tmp_path / "labels.idx1", labels)
+    with pytest.raises(helpers.IDXFormatError, match=r"wrong magic number 2049.*starts with 2051.*a label file"):
+        helpers.read_images(path)
+
+
+def test_wrong_magic_unknown(tmp_path: Path) -> None:
+    path = tmp_path / "picture.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(helpers.IDXFormatError, match=r"wrong magic number .*Is it an IDX file at all\?"):
+        helpers.read_labels(path)
+
+
+def test_payload_shorter_than_declared(tmp_path: Path) -> None:
+    path = tmp_path / "trunc"
+    path.write_bytes(idx_bytes(2051, (2, 28, 28), bytes(28 * 28 + 5)))
+    with pytest.raises(helpers.IDXFormatError, match=r"payload shorter than the header declares.*1,568 bytes.*789"):
+        helpers.read_images(path)
+
+
+def test_payload_longer_than_declared(tmp_path: Path) -> None:
+    path = tmp_path / "long"
+    path.write_bytes(idx_bytes(2049, (3,), bytes(4)))
+    with pytest.raises(helpers.IDXFormatError, match=r"payload longer than the header declares.*3 bytes.*holds 4"):
+        helpers.read_labels(path)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_payload_mismatch_in_gzip(tmp_path: Path, gz: bool) -> None:
+    data = idx_bytes(2049, (10,), bytes(6))
+    path = tmp_path / "l"
+    path.write_bytes(gzip.compress(data) if gz else data)
+    with pytest.raises(helpers.IDXFormatError, match=r"payload shorter.*10 bytes.*holds 6"):
+        helpers.read_labels(path)
+
+
+def test_gzip_payload_longer(tmp_path: Path) -> None:
+    path = tmp_path / "l.gz"
+    path.write_bytes(gzip.compress(idx_bytes(2049, (10,), bytes(12))))
+    with pytest.raises(helpers.IDXFormatError, match=r"payload longer.*holds 12"):
+        helpers.read_labels(path)
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_absurd_sizes_do_not_allocate(tmp_path: Path, gz: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = idx_bytes(2051, (0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF), bytes(100))
+    path = tmp_path / "absurd"
+    path.write_bytes(gzip.compress(data) if gz else data)
+    reads: list[int] = []
+    real = helpers._read_exact
+    monkeypatch.setattr(helpers, "_read_exact", lambda s, n: reads.append(n) or real(s, n))
+    pattern = "absurd sizes" if gz else "payload shorter than the header declares"
+    with pytest.raises(helpers.IDXFormatError, match=pattern):
+        helpers.read_images(path)
+    assert reads == [16]  # only the header was read; the payload never was
+
+
+def test_corrupt_gzip(tmp_path: Path, images: np.ndarray) -> None:
+    good = gzip.compress(idx_bytes(2051, images.shape, images.tobytes()))
+    path = tmp_path / "bad.gz"
+    path.write_bytes(good[:10] + bytes(len(good) - 10))
+    with pytest.raises(helpers.IDXFormatError, match="corrupt gzip stream"):
+        helpers.read_images(path)
+
+
+def test_truncated_gzip(tmp_path: Path, images: np.ndarray) -> None:
+    good = gzip.compress(idx_bytes(2051, images.shape, images.tobytes()))
+    path = tmp_path / "cut.gz"
+    path.write_bytes(good[: len(good) // 2])
+    with pytest.raises(helpers.IDXFormatError, match="corrupt gzip stream"):
+        helpers.read_images(path)
+
+
+def test_error_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "named-file.idx1"
+    path.write_bytes(b"\x00")
+    with pytest.raises(helpers.IDXFormatError, match="named-file.idx1"):
+        helpers.read_labels(path)
+
+
+# ------------------------------------------------------------------------------------------- loading
+
+
+def test_load_mnist_idx_shapes() -> None:
+    (train_data, train_labels), (test_data, test_labels) = helpers.load_mnist("idx")
+    assert train_data.shape == (60000, 28, 28) and test_data.shape == (10000, 28, 28)
+    assert train_labels.shape == (60000,) and test_labels.shape == (10000,)
+    assert train_data.dtype == np.uint8 and train_labels.dtype == np.uint8
+    assert train_labels[:5].tolist() == [5, 0, 4, 1, 9]
+
+
+def test_load_mnist_from_other_folder(tmp_path: Path, images: np.ndarray, labels: np.ndarray) -> None:
+    for key, name in helpers.MNIST_FILES.items():
+        helpers.write_idx(tmp_path / name, images if "images" in key else labels)
+    (a, b), (c, d) = helpers.load_mnist("idx", data_dir=tmp_path)
+    np.testing.assert_array_equal(a, images)
+    np.testing.assert_array_equal(d, labels)
+
+
+def test_load_mnist_unknown_source() -> None:
+    with pytest.raises(ValueError, match="Unknown data source 'web'; use 'idx' or 'keras'"):
+        helpers.load_mnist("web")
+
+
+def test_load_mnist_keras_offline_falls_back(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    def offline() -> None:
+        print("Downloading data from https://example.invalid/mnist.npz")
+        raise Exception("URL fetch failure on https://example.invalid/mnist.npz: None -- [Errno -2] Name unknown")
+
+    monkeypatch.setattr(helpers.tf.keras.datasets.mnist, "load_data", offline)
+    (train_data, _), (test_data, _) = helpers.load_mnist("keras")
+    out = capsys.readouterr()
+    assert out.out.count("\n") == 1 and out.out.startswith("Offline:") and "bundled IDX files in data/" in out.out
+    assert out.err == ""
+    assert train_data.shape == (60000, 28, 28) and test_data.shape == (10000, 28, 28)
+
+
+def test_load_mnist_keras_other_errors_propagate(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken() -> None:
+        raise ValueError("cache file is corrupt")
+
+    monkeypatch.setattr(helpers.tf.keras.datasets.mnist, "load_data", broken)
+    with pytest.raises(ValueError, match="cache file is corrupt"):
+        helpers.load_mnist("keras")
+
+
+def test_load_mnist_keras_uses_keras_when_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = ((np.zeros((1, 28, 28), np.uint8), np.zeros(1, np.uint8)),) * 2
+    monkeypatch.setattr(helpers.tf.keras.datasets.mnist, "load_data", lambda: fake)
+    assert helpers.load_mnist("keras") is fake
+
+
+def test_normalize_img() -> None:
+    image = np.array([[0, 51, 255]], dtype=np.uint8)
+    normalized, label = helpers.normalize_img(image, 7)
+    assert normalized.dtype == helpers.tf.float32 and label == 7
+    np.testing.assert_allclose(normalized.numpy(), [[0.0, 0.2, 1.0]])
+
+
+def test_prepare_adds_channel_axis() -> None:
+    batch = helpers.prepare(np.full((3, 28, 28), 255, np.uint8))
+    assert tuple(batch.shape) == (3, 28, 28, 1) and float(batch.numpy().max()) == 1.0
+
+
+@pytest.mark.parametrize("shape", [(28, 28), (3, 32, 32), (3, 28, 28, 3)])
+def test_prepare_wrong_shape(shape: tuple[int, ...]) -> None:
+    with pytest.raises(ValueError, match=r"Expected images of shape \(N, 28, 28\); got"):
+        helpers.prepare(np.zeros(shape, np.uint8))
+
+
+# -------------------------------------------------------------------------------------------- paths
+
+
+def test_paths_resolve_from_repo_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("MNIST_TUTORIAL_OUTPUT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    root = Path(__file__).resolve().parent.parent
+    assert helpers.REPO_ROOT == root
+    assert helpers.DATA_DIR == root / "data"
+    assert helpers.assets_dir() == root / "assets"
+    assert helpers.model_dir("fc") == root / "saved_model" / "mnist_fc"
+    assert helpers.show_path(root / "saved_model" / "mnist_cnn" / "model.keras") == "saved_model/mnist_cnn/model.keras"
+
+
+def test_output_root_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("MNIST_TUTORIAL_OUTPUT", str(tmp_path))
+    assert helpers.model_dir("cnn") == tmp_path.resolve() / "saved_model" / "mnist_cnn"
+    assert helpers.assets_dir() == tmp_path.resolve() / "assets"
+    assert helpers.show_path(helpers.assets_dir() / "x.png") == "assets/x.png"
+
+
+def test_model_dir_unknown_type() -> None:
+    with pytest.raises(ValueError, match="Unknown model type 'rnn'; valid types are: fc, cnn"):
+        helpers.model_dir("rnn")
+
+
+# ------------------------------------------------------------------------------------------- models
+
+
+@pytest.mark.parametrize(("model_type", "params"), [("fc", 104_938), ("cnn", 121_930)])
+def test_build_model_parameter_counts(model_type: str, params: int) -> None:
+    model = helpers.build_model(model_type)
+    assert model.count_params() == params
+    assert model.output_shape == (None, 10)
+
+
+def test_build_model_layers() -> None:
+    fc = [type(layer).__name__ for layer in helpers.build_model("fc").layers]
+    cnn = [type(layer).__name__ for layer in helpers.build_model("cnn").layers]
+    assert fc == ["Flatten", "Dense", "Dense", "Dense"]
+    assert cnn == ["Conv2D", "MaxPooling2D", "Conv2D", "MaxPooling2D", "Flatten", "Dense", "Dense"]
+
+
+def test_build_model_prints_no_warning(recwarn: pytest.WarningsRecorder, capfd) -> None:
+    helpers.build_model("cnn")
+    helpers.build_model("fc", input_shape=(28, 28), num_classes=3)
+    assert [str(w.message) for w in recwarn] == []
+    assert capfd.readouterr().err == ""
+
+
+def test_build_model_unknown_type() -> None:
+    with pytest.raises(ValueError, match="Unknown model type 'mlp'; valid types are: fc, cnn"):
+        helpers.build_model("mlp")
+
+
+def test_setup_makes_runs_reproducible() -> None:
+    helpers.setup(7)
+    first = helpers.build_model("fc").get_weights()[0]
+    a = np.random.rand(3)
+    helpers.setup(7)
+    second = helpers.build_model("fc").get_weights()[0]
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(a, np.random.rand(3))
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    helpers.setup(0)
+    model = helpers.compile_model(helpers.build_model("fc"))
+    x = helpers.prepare(np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8))
+    model.fit(x, np.arange(64) % 10, epochs=1, verbose=0)
+    return model, x
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_save_and_load_round_trip(tmp_path: Path, tiny_model, suffix: str) -> None:
+    model, x = tiny_model
+    path = helpers.save_model(model, tmp_path / f"model{suffix}")
+    assert [p.name for p in tmp_path.iterdir()] == [f"model{suffix}"]
+    loaded = helpers.load_model(path)
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_saving_h5_keeps_the_optimizer_for_later_saves(tmp_path: Path, tiny_model) -> None:
+    model, _ = tiny_model
+    helpers.save_model(model, tmp_path / "model.h5")
+    reloaded = helpers.load_model(helpers.save_model(model, tmp_path / "model.keras"))
+    assert type(reloaded.optimizer).__name__ == "Adam"
+
+
+def test_save_model_does_not_overwrite(tmp_path: Path, tiny_model) -> None:
+    model, _ = tiny_model
+    path = tmp_path / "model.keras"
+    path.write_bytes(b"precious")
+    with pytest.raises(FileExistsError, match="already exists; pass overwrite=True"):
+        helpers.save_model(model, path)
+    assert path.read_bytes() == b"precious"
+    helpers.save_model(model, path, overwrite=True)
+    assert helpers.load_model(path).count_params() == 104_938
+
+
+def test_save_model_wrong_suffix(tmp_path: Path, tiny_model) -> None:
+    with pytest.raises(ValueError, match=r"save as .keras \(recommended\) or .h5 \(legacy\)"):
+        helpers.save_model(tiny_model[0], tmp_path / "model.pkl")
+
+
+def test_export_and_reload_savedmodel(tmp_path: Path, tiny_model) -> None:
+    model, x = tiny_model
+    path = helpers.export_model(model, tmp_path / "serving")
+    assert (path / "saved_model.pb").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serving"]
+    reloaded = helpers.tf.saved_model.load(str(path))
+    np.testing.assert_array_equal(reloaded.serve(x).numpy(), model(x).numpy())
+    with pytest.raises(FileExistsError):
+        helpers.export_model(model, path)
+    helpers.export_model(model, path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serving"]
+
+
+def test_load_model_missing(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"no saved model there. Train one first \(notebook 05\)"):
+        helpers.load_model(tmp_path / "model.keras")
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_load_model_not_a_model(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"model{suffix}"
+    path.write_bytes(b"this is not a model at all")
+    with pytest.raises(helpers.ModelFileError, match=f"model{suffix}: not a valid saved Keras model"):
+        helpers.load_model(path)
+
+
+def test_load_model_wrong_kind_of_file(tmp_path: Path) -> None:
+    path = tmp_path / "weights.txt"
+    path.write_text("0.1 0.2")
+    with pytest.raises(helpers.ModelFileError, match=r"not a Keras model file \(expected .keras or .h5\)"):
+        helpers.load_model(path)
+
+
+def test_load_model_savedmodel_folder(tmp_path: Path) -> None:
+    with pytest.raises(helpers.ModelFileError, match=r"is a folder.*tf.saved_model.load\(\)"):
+        helpers.load_model(tmp_path)
+
+
+def test_load_or_train_loads_existing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model, capsys) -> None:
+    monkeypatch.setenv("MNIST_TUTORIAL_OUTPUT", str(tmp_path))
+    helpers.save_model(tiny_model[0], helpers.model_dir("fc") / "model.keras")
+    model = helpers.load_or_train("fc")
+    assert capsys.readouterr().out == "Loaded the trained model from saved_model/mnist_fc/model.keras.\n"
+    assert model.count_params() == 104_938
+
+
+def test_load_or_train_trains_when_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model, capsys) -> None:
+    monkeypatch.setenv("MNIST_TUTORIAL_OUTPUT", str(tmp_path))
+    calls = []
+    monkeypatch.setattr(helpers, "train_model", lambda *a, **k: calls.append((a, k)) or tiny_model[0])
+    helpers.load_or_train("fc", epochs=2)
+    assert "No trained model at saved_model/mnist_fc/model.keras: training one now (2 epochs" in capsys.readouterr().out
+    assert calls == [(("fc",), {"epochs": 2, "seed": 42})]
+    assert (tmp_path / "saved_model" / "mnist_fc" / "model.keras").exists()
+
+
+# ------------------------------------------------------------------------------------------ figures
+
+
+def test_plot_samples_saves_png(tmp_path: Path, images: np.ndarray) -> None:
+    imgs = np.random.default_rng(1).integers(0, 256, (10, 28, 28), dtype=np.uint8)
+    fig = helpers.plot_samples(imgs, np.arange(10), path=tmp_path / "grid.png")
+    assert [ax.get_title() for ax in fig.axes][:3] == ["Label: 0", "Label: 1", "Label: 2"]
+    assert len(fig.axes) == 10 and not any(ax.axison for ax in fig.axes)
+    first = (tmp_path / "grid.png").read_bytes()
+    assert first.startswith(b"\x89PNG")
+    helpers.plot_samples(imgs, np.arange(10), path=tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").read_bytes() == first  # reruns give identical files
+
+
+def test_plot_samples_too_few(images: np.ndarray, labels: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="Need 10 images and labels for a 2x5 grid; got 7"):
+        helpers.plot_samples(images, labels)
+
+
+def test_plot_prediction(tmp_path: Path) -> None:
+    fig = helpers.plot_prediction(np.zeros((28, 28, 1)), 3, 5, path=tmp_path / "p.png")
+    assert fig.axes[0].get_title() == "Predicted: 3, Label: 5"
+    assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_plot_prediction_wrong_shape() -> None:
+    with pytest.raises(ValueError, match=r"Expected one 28x28 image; got shape \(32, 32\)"):
+        helpers.plot_prediction(np.zeros((32, 32)), 1, 1)
