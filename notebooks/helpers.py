@@ -97,13 +97,11 @@ def model_dir(model_type: str) -> Path:
 
 def show_path(path: str | os.PathLike[str]) -> str:
     """A path as a learner should read it: relative to the output root or the repository."""
-    path = Path(path).resolve()
+    resolved = Path(path).resolve()
     for root in (output_root(), REPO_ROOT):
-        try:
-            return path.relative_to(root).as_posix()
-        except ValueError:
-            continue
-    return path.name
+        if resolved.is_relative_to(root):
+            return resolved.relative_to(root).as_posix()
+    return str(path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -136,12 +134,12 @@ def _open_idx(path: Path) -> tuple[io.BufferedIOBase, bool, int]:
                 " The series bundles MNIST in data/; restore it with `git checkout -- data/` "
                 "or copy the four IDX files there."
             )
-        raise FileNotFoundError(f"{path}: no such file.{hint}")
+        raise FileNotFoundError(f"{show_path(path)}: no such file.{hint}")
     if path.is_dir():
-        raise IsADirectoryError(f"{path}: is a directory, not an IDX file.")
+        raise IsADirectoryError(f"{show_path(path)}: is a directory, not an IDX file.")
     size = path.stat().st_size
     if size == 0:
-        raise IDXFormatError(f"{path}: the file is empty (0 bytes); it should start with an IDX header.")
+        raise IDXFormatError(f"{show_path(path)}: the file is empty (0 bytes); it should start with an IDX header.")
     with open(path, "rb") as f:
         is_gzip = f.read(2) == b"\x1f\x8b"
     if is_gzip:
@@ -174,19 +172,19 @@ def read_idx(path: str | os.PathLike[str], expected_magic: int) -> np.ndarray:
             header = _read_exact(stream, header_size)
             if len(header) < 4:
                 raise IDXFormatError(
-                    f"{path}: header cut short: {len(header)} bytes, an IDX {kind} file needs {header_size}."
+                    f"{show_path(path)}: header cut short: {len(header)} bytes, an IDX {kind} file needs {header_size}."
                 )
             (magic,) = struct.unpack(">I", header[:4])
             if magic != expected_magic:
                 other = {IMAGES_MAGIC: "an image file", LABELS_MAGIC: "a label file"}.get(magic)
                 guess = f" It looks like {other}." if other else " Is it an IDX file at all?"
                 raise IDXFormatError(
-                    f"{path}: wrong magic number {magic} (0x{magic:08X}); "
+                    f"{show_path(path)}: wrong magic number {magic} (0x{magic:08X}); "
                     f"an IDX {kind} file starts with {expected_magic} (0x{expected_magic:08X}).{guess}"
                 )
             if len(header) < header_size:
                 raise IDXFormatError(
-                    f"{path}: header cut short: {len(header)} bytes, an IDX {kind} file needs {header_size}."
+                    f"{show_path(path)}: header cut short: {len(header)} bytes, an IDX {kind} file needs {header_size}."
                 )
             dims = struct.unpack(f">{ndim}I", header[4:])
             expected = math.prod(dims)
@@ -194,7 +192,7 @@ def read_idx(path: str | os.PathLike[str], expected_magic: int) -> np.ndarray:
                 # The decompressed size is unknown, but deflate cannot expand data beyond a fixed ratio.
                 if expected > GZIP_MAX_RATIO * file_size:
                     raise IDXFormatError(
-                        f"{path}: the header declares absurd sizes {dims} ({expected:,} bytes of data), "
+                        f"{show_path(path)}: the header declares absurd sizes {dims} ({expected:,} bytes of data), "
                         f"more than a {file_size:,}-byte gzip file can hold. The file is corrupt."
                     )
             else:
@@ -207,7 +205,7 @@ def read_idx(path: str | os.PathLike[str], expected_magic: int) -> np.ndarray:
                 raise IDXFormatError(_payload_message(path, dims, expected, actual))
     except (gzip.BadGzipFile, zlib.error, EOFError) as error:
         raise IDXFormatError(
-            f"{path}: corrupt gzip stream ({error}). Download or copy the file again."
+            f"{show_path(path)}: corrupt gzip stream ({error}). Download or copy the file again."
         ) from error
     return np.frombuffer(payload, dtype=np.uint8).reshape(dims)
 
@@ -216,7 +214,7 @@ def _payload_message(path: Path, dims: tuple[int, ...], expected: int, actual: i
     """The error message for a payload whose length differs from what the header declares."""
     which = "shorter" if actual < expected else "longer"
     return (
-        f"{path}: payload {which} than the header declares: the header says {dims} "
+        f"{show_path(path)}: payload {which} than the header declares: the header says {dims} "
         f"({expected:,} bytes), the file holds {actual:,} bytes. The file is truncated or corrupt."
     )
 
@@ -249,7 +247,7 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, overwrite: bool =
 def _write_atomic(path: Path, data: bytes, overwrite: bool) -> Path:
     """Write bytes to a temporary file beside path, then rename it into place."""
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists; pass overwrite=True to replace it.")
+        raise FileExistsError(f"{show_path(path)}: already exists; pass overwrite=True to replace it.")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -366,9 +364,9 @@ def save_model(model: keras.Model, path: str | os.PathLike[str], overwrite: bool
     """Save a model as .keras (native) or .h5 (legacy), atomically: temp file beside it, then rename."""
     path = Path(path)
     if path.suffix not in (".keras", ".h5"):
-        raise ValueError(f"{path}: save as .keras (recommended) or .h5 (legacy); got {path.suffix!r}.")
+        raise ValueError(f"{show_path(path)}: save as .keras (recommended) or .h5 (legacy); got {path.suffix!r}.")
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists; pass overwrite=True to replace it.")
+        raise FileExistsError(f"{show_path(path)}: already exists; pass overwrite=True to replace it.")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
     os.close(fd)
@@ -393,7 +391,7 @@ def export_model(model: keras.Model, path: str | os.PathLike[str], overwrite: bo
     """Export a TensorFlow SavedModel for serving, atomically: temp folder beside it, then rename."""
     path = Path(path)
     if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: already exists; pass overwrite=True to replace it.")
+        raise FileExistsError(f"{show_path(path)}: already exists; pass overwrite=True to replace it.")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     old = path.with_name(f".{path.name}.old")
@@ -413,20 +411,20 @@ def load_model(path: str | os.PathLike[str]) -> keras.Model:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(
-            f"{path}: no saved model there. Train one first (notebook 05) or check the path."
+            f"{show_path(path)}: no saved model there. Train one first (notebook 05) or check the path."
         )
     if path.is_dir():
         raise ModelFileError(
-            f"{path}: is a folder. A TensorFlow SavedModel is not a Keras model file: reload it with "
+            f"{show_path(path)}: is a folder. A TensorFlow SavedModel is not a Keras model file: reload it with "
             "tf.saved_model.load() for inference, or load the .keras file instead."
         )
     if path.suffix not in (".keras", ".h5"):
-        raise ModelFileError(f"{path}: not a Keras model file (expected .keras or .h5).")
+        raise ModelFileError(f"{show_path(path)}: not a Keras model file (expected .keras or .h5).")
     try:
         return keras.models.load_model(path, safe_mode=True)
     except Exception as error:
         raise ModelFileError(
-            f"{path}: not a valid saved Keras model ({type(error).__name__}: {error}). "
+            f"{show_path(path)}: not a valid saved Keras model ({type(error).__name__}: {error}). "
             "Save it again with save_model() or retrain it (notebook 05)."
         ) from error
 

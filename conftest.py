@@ -13,7 +13,6 @@ def pytest_configure(config: pytest.Config) -> None:
     # Set before any notebook kernel starts, so kernels started by nbval and papermill inherit it.
     output = tempfile.mkdtemp(prefix="mnist-tutorial-test-")
     os.environ["MNIST_TUTORIAL_OUTPUT"] = output
-    os.environ.setdefault("MPLBACKEND", "Agg")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     config._mnist_output = output  # type: ignore[attr-defined]
 

@@ -1,0 +1,102 @@
+"""Execute the whole series with papermill, for both model types, and print a summary.
+
+Executed notebooks go to a build folder (never over the sources); trained models land in
+saved_model/mnist_{fc,cnn}/ (or under $MNIST_TUTORIAL_OUTPUT when that is set).
+
+    python scripts/run_series.py                 # the README's run command calls this
+    python scripts/run_series.py --epochs 1      # a quick pass
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = REPO_ROOT / "notebooks"
+MODEL_TYPES = ("fc", "cnn")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build" / "run",
+                        help="where the executed notebooks go (default: build/run)")
+    parser.add_argument("--epochs", type=int, default=None,
+                        help="override EPOCHS in the notebooks that train (default: the notebooks' own, 5)")
+    parser.add_argument("--model-types", nargs="+", default=list(MODEL_TYPES), choices=MODEL_TYPES)
+    parser.add_argument("--cell-timeout", type=int, default=1800, help="seconds one cell may run (default 1800)")
+    parser.add_argument("--only", nargs="*", default=None, help="run only notebooks whose name starts so (e.g. 05)")
+    return parser.parse_args(argv)
+
+
+def plan(args: argparse.Namespace) -> list[tuple[Path, dict[str, object]]]:
+    """Every (notebook, parameters) pair to execute, in the series' order."""
+    import papermill
+
+    jobs = []
+    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        if args.only and not any(path.name.startswith(prefix) for prefix in args.only):
+            continue
+        declared = papermill.inspect_notebook(str(path))
+        base: dict[str, object] = {}
+        if args.epochs is not None and "EPOCHS" in declared:
+            base["EPOCHS"] = args.epochs
+        if "MODEL_TYPE" in declared:
+            jobs += [(path, {**base, "MODEL_TYPE": model_type}) for model_type in args.model_types]
+        else:
+            jobs.append((path, base))
+    return jobs
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    build_dir = args.build_dir.resolve()
+    build_dir.mkdir(parents=True, exist_ok=True)
+    output_root = Path(os.environ.get("MNIST_TUTORIAL_OUTPUT") or REPO_ROOT)
+    rows = []
+    for path, parameters in plan(args):
+        suffix = f"_{parameters['MODEL_TYPE']}" if "MODEL_TYPE" in parameters else ""
+        output = build_dir / f"{path.stem}{suffix}.ipynb"
+        label = f"{path.name} {parameters}" if parameters else path.name
+        print(f"Running {label} ...", flush=True)
+        start = time.perf_counter()
+        status = "ok"
+        try:
+            papermill.execute_notebook(
+                str(path), str(output), parameters=parameters, kernel_name="python3", cwd=str(NOTEBOOKS),
+                execution_timeout=args.cell_timeout, progress_bar=False, log_output=False,
+            )
+        except PapermillExecutionError as error:
+            status = f"FAILED ({error.ename}: {error.evalue})"
+        except Exception as error:  # a kernel that died, a timeout: report it and go on with the series
+            status = f"FAILED ({type(error).__name__}: {error})"
+        rows.append((output.name, status, time.perf_counter() - start))
+
+    print("\nSummary")
+    width = max(len(name) for name, _, _ in rows) if rows else 10
+    for name, status, seconds in rows:
+        print(f"  {name:<{width}}  {status:<6}  {seconds:6.1f} s")
+    print(f"  executed notebooks: {os.path.relpath(build_dir)}/")
+    for model_type in args.model_types:
+        metrics_path = output_root / "saved_model" / f"mnist_{model_type}" / "metrics.json"
+        if metrics_path.exists():
+            metrics = json.loads(metrics_path.read_text())
+            print(f"  {model_type.upper():>3} test accuracy: {metrics['test_accuracy']:.4f} "
+                  f"({metrics['epochs']} epochs, {metrics['fit_seconds']:.0f} s of training)")
+    failed = [name for name, status, _ in rows if status != "ok"]
+    if failed:
+        print(f"{len(failed)} notebook run(s) failed: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
