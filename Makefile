@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv run test clean
+.PHONY: venv run test refresh clean
 
 venv: $(VENV)/.installed
 
@@ -24,3 +24,7 @@ test: venv
 
 clean:
 	rm -rf build
+
+## Re-execute the committed notebooks in place to refresh their stored outputs (maintainers).
+refresh: venv
+	$(PY) scripts/refresh_notebooks.py

@@ -1,0 +1,164 @@
+"""The series itself: papermill executes every notebook for both model types; the notebooks follow the conventions.
+
+nbval checks the committed outputs separately (pytest collects notebooks/*.ipynb with --nbval, see pytest.ini).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import papermill
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+TRAINING = [p for p in NOTEBOOKS if "MODEL_TYPE" in papermill.inspect_notebook(str(p))]
+
+
+def test_the_series_is_there() -> None:
+    names = [p.stem for p in NOTEBOOKS]
+    assert names[:7] == [
+        "01_reading_the_data",
+        "02_exploring_the_data",
+        "03_normalizing",
+        "04_defining_the_models",
+        "05_training",
+        "06_evaluating_and_predicting",
+        "07_exporting_and_reloading",
+    ]
+
+
+@pytest.fixture(scope="module")
+def series_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
+    """The README's run command, with 1 epoch, writing into a temporary folder."""
+    tmp = tmp_path_factory.mktemp("series")
+    env = {**os.environ, "MNIST_TUTORIAL_OUTPUT": str(tmp / "out")}
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "run_series.py"), "--build-dir", str(tmp / "build"),
+         "--epochs", "1", "--cell-timeout", "600"],
+        env=env, capture_output=True, text=True, timeout=1500, cwd=tmp,
+    )
+    return result, tmp / "build", tmp / "out"
+
+
+def test_run_series_executes_every_notebook_for_both_models(series_run) -> None:
+    result, build, _ = series_run
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    expected = []
+    for path in NOTEBOOKS:
+        expected += [f"{path.stem}_{m}.ipynb" for m in ("fc", "cnn")] if path in TRAINING else [path.name]
+    assert sorted(p.name for p in build.iterdir()) == sorted(expected)
+    summary = result.stdout.split("\nSummary\n", 1)[1]
+    for name in expected:
+        assert re.search(rf"^  {re.escape(name)}\s+ok\s+\d+\.\d s$", summary, re.M), summary
+    assert re.search(r"^   FC test accuracy: 0\.9\d{3} \(1 epochs", summary, re.M), summary
+    assert re.search(r"^  CNN test accuracy: 0\.9\d{3} \(1 epochs", summary, re.M), summary
+
+
+def test_executed_notebooks_are_clean(series_run) -> None:
+    _, build, _ = series_run
+    for path in sorted(build.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        for cell in notebook.cells:
+            for output in cell.get("outputs", []):
+                assert output.output_type != "error", f"{path.name}: {output.get('ename')}: {output.get('evalue')}"
+                assert output.get("name") != "stderr", f"{path.name}: stderr output {output.get('text', '')[:200]!r}"
+
+
+def test_run_series_leaves_models_in_the_output_folder(series_run) -> None:
+    _, _, out = series_run
+    for model_type in ("fc", "cnn"):
+        folder = out / "saved_model" / f"mnist_{model_type}"
+        assert (folder / "model.keras").is_file() and (folder / "model.h5").is_file()
+        assert (folder / "serving" / "saved_model.pb").is_file()
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert metrics["model_type"] == model_type and metrics["epochs"] == 1 and metrics["test_accuracy"] > 0.9
+    assert sorted(p.name for p in (out / "assets").iterdir()) == ["mnist_10_examples.png", "pred_1000.png"]
+
+
+def test_a_failing_notebook_is_reported(tmp_path: Path) -> None:
+    env = {**os.environ, "MNIST_TUTORIAL_OUTPUT": str(tmp_path / "out")}
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "run_series.py"), "--build-dir", str(tmp_path / "build"),
+         "--only", "06", "--model-types", "fc", "--epochs", "0"],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    # EPOCHS=0 trains nothing, so the accuracy check in the notebook fails and the run says which notebook failed.
+    assert result.returncode == 1
+    assert re.search(r"06_evaluating_and_predicting_fc\.ipynb\s+FAILED \(AssertionError", result.stdout), result.stdout
+    assert "1 notebook run(s) failed: 06_evaluating_and_predicting_fc.ipynb" in result.stdout
+
+
+def test_notebook_trains_a_missing_model_and_says_so_from_any_directory(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MNIST_TUTORIAL_OUTPUT", str(tmp_path / "empty"))
+    output = tmp_path / "06.ipynb"
+    papermill.execute_notebook(
+        str(REPO_ROOT / "notebooks" / "06_evaluating_and_predicting.ipynb"), str(output),
+        parameters={"MODEL_TYPE": "fc", "EPOCHS": 1}, kernel_name="python3", cwd=str(tmp_path),
+        progress_bar=False, execution_timeout=600,
+    )
+    text = output.read_text()
+    assert "No trained model at saved_model/mnist_fc/model.keras: training one now (1 epochs" in text
+    assert (tmp_path / "empty" / "saved_model" / "mnist_fc" / "model.keras").is_file()
+
+
+# ------------------------------------------------------------------------------------------------ conventions
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_conventions(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    first = notebook.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith(f"# {path.name[:2]} · ")
+    assert "[Back to index](../index.md)" in first.source
+    assert re.search(r"about \*\*\d+ minutes\*\*", first.source)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", []), "the first code cell is the papermill parameters cell"
+    assert "SEED" in code[0].source
+    setup = code[1].source
+    assert setup.startswith("import helpers") and "helpers.setup(SEED)" in setup
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1)), "run top to bottom in a fresh kernel"
+    for cell in code:
+        for output in cell.outputs:
+            text = output.get("text", "") + output.get("data", {}).get("text/plain", "")
+            assert output.output_type != "error" and output.get("name") != "stderr", cell.source[:80]
+            assert not re.search(r"\bWarning\b|WARNING", text), text[:200]
+            assert str(REPO_ROOT) not in text and "site-packages" not in text, text[:200]
+    last = notebook.cells[-1]
+    assert last.cell_type == "markdown" and "## Key points" in last.source
+    links = re.findall(r"\]\(([^)]+\.ipynb)\)", last.source)
+    index = NOTEBOOKS.index(path)
+    if index + 1 < len(NOTEBOOKS):
+        assert links == [NOTEBOOKS[index + 1].name], "the last cell links to the next notebook"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_output_cells_that_vary_by_machine_are_followed_by_a_check(path: Path) -> None:
+    """Every training or evaluation cell whose output nbval ignores is followed by an assertion."""
+    notebook = nbformat.read(path, as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    for i, cell in enumerate(code):
+        if "nbval-ignore-output" in cell.metadata.get("tags", []) and re.search(r"\.(fit|evaluate)\(", cell.source):
+            following = "".join(c.source for c in code[i + 1 : i + 3])
+            assert "assert" in following, f"{path.name}: no assertion after {cell.source[:60]!r}"
+
+
+def test_index_links_every_notebook_with_minutes() -> None:
+    index = (REPO_ROOT / "index.md").read_text()
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        minutes = re.search(r"about \*\*(\d+) minutes\*\*", notebook.cells[0].source).group(1)
+        row = next((line for line in index.splitlines() if f"](notebooks/{path.name})" in line), None)
+        assert row is not None, f"index.md does not link {path.name}"
+        assert f"| {minutes} |" in row, f"index.md gives other minutes than {path.name} ({minutes})"
+
+
+def test_committed_figures_exist() -> None:
+    for name in ("mnist_10_examples.png", "pred_1000.png"):
+        assert (REPO_ROOT / "assets" / name).read_bytes().startswith(b"\x89PNG")
