@@ -503,3 +503,73 @@ def plot_prediction(
     fig.tight_layout()
     _save_figure(fig, path)
     return fig
+
+
+# --------------------------------------------------------------------------------------------------
+# Your own digits: MNIST-style preprocessing
+
+
+def preprocess_digit(image: np.ndarray) -> np.ndarray:
+    """Turn a picture of one digit (any size, grey or colour, any polarity) into an MNIST-style 28x28 image."""
+    from PIL import Image
+
+    pixels = np.asarray(image, dtype=np.float64)
+    if pixels.ndim == 3 and pixels.shape[-1] in (3, 4):
+        pixels = pixels[..., :3] @ np.array([0.299, 0.587, 0.114])  # ITU-R 601 luma, as PIL's "L" mode
+    if pixels.ndim != 2 or min(pixels.shape) < 2:
+        raise ValueError(f"Expected a 2-D grey or an RGB(A) image; got an array of shape {np.shape(image)}.")
+    low, high = float(pixels.min()), float(pixels.max())
+    if high - low < 1e-6:
+        raise ValueError("The image is empty: every pixel has the same value, so there is no digit to read.")
+    pixels = (pixels - low) / (high - low)
+    border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    if np.median(border) > 0.5:  # dark ink on a light background: MNIST is white ink on black
+        pixels, border = 1.0 - pixels, 1.0 - border
+    pixels = np.clip(pixels - np.median(border), 0.0, None)  # the background becomes 0
+    if pixels.max() <= 0:
+        raise ValueError("The image is empty: no ink stands out from the background.")
+    ink = pixels > 0.2 * pixels.max()
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    crop = pixels[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    crop = crop / crop.max()
+    # Fit into a 20x20 box, keeping the aspect ratio, as MNIST's digits were.
+    scale = 20.0 / max(crop.shape)
+    height, width = (max(1, round(side * scale)) for side in crop.shape)
+    resized = Image.fromarray((crop * 255).astype(np.uint8)).resize((width, height), Image.LANCZOS)
+    digit = np.asarray(resized, dtype=np.float32) / 255.0
+    # Centre in 28x28 by the centre of mass.
+    canvas = np.zeros((28, 28), dtype=np.float32)
+    top, left = (28 - height) // 2, (28 - width) // 2
+    canvas[top : top + height, left : left + width] = digit
+    total = canvas.sum()
+    ys, xs = np.indices(canvas.shape)
+    shift_y = int(round(13.5 - (ys * canvas).sum() / total))
+    shift_x = int(round(13.5 - (xs * canvas).sum() / total))
+    shift_y = int(np.clip(shift_y, -top, 28 - top - height))
+    shift_x = int(np.clip(shift_x, -left, 28 - left - width))
+    return np.roll(canvas, (shift_y, shift_x), axis=(0, 1)).clip(0.0, 1.0)
+
+
+def read_image_file(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read a PNG/JPEG (or any format Pillow knows) as a float array of grey levels 0..255."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{show_path(path)}: no such file.")
+    if path.is_dir():
+        raise IsADirectoryError(f"{show_path(path)}: is a directory, not an image.")
+    try:
+        with Image.open(path) as image:
+            return np.asarray(image.convert("L"), dtype=np.float32)
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ValueError(
+            f"{show_path(path)}: not an image file Pillow can read (PNG, JPEG, ...): {error}"
+        ) from error
+
+
+def predict_image_file(path: str | os.PathLike[str], model: keras.Model) -> tuple[int, np.ndarray]:
+    """Predict the digit in an image file: returns (digit, the ten class probabilities)."""
+    digit = preprocess_digit(read_image_file(path))
+    probabilities = np.asarray(model.predict(digit[None, :, :, None], verbose=0)[0])
+    return int(np.argmax(probabilities)), probabilities

@@ -1,0 +1,338 @@
+"""The series' website: Sphinx builds it offline with -W, and headless Chromium checks every page.
+
+The site is built from the notebooks' stored outputs into a temporary folder (a few seconds); set
+MNIST_DOCS_HTML=build/docs/html to check a site built beforehand (`make docs`, `make docs EXECUTE=1`) instead.
+The browser is Debian's chromium driven by selenium through /usr/bin/chromedriver, never a downloaded one. Where
+it is missing the browser tests are skipped with the reason, except in CI (CI=true), where they fail.
+Screenshots of every page go to build/screenshots/docs/ (git-ignored): look at them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SCREENSHOTS = Path(os.environ.get("MNIST_SCREENSHOTS", REPO / "build" / "screenshots")) / "docs"
+NOTEBOOKS = sorted(path.stem for path in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SAMPLES_FIGURE = REPO / "assets" / "mnist_10_examples.png"
+# Pages that must show a Keras model summary, and the page that must show the ten-samples figure.
+SUMMARY_PAGES = [name for name in NOTEBOOKS if name.startswith(("04_", "05_"))]
+FIGURE_PAGE = next((name for name in NOTEBOOKS if name.startswith("02_")), None)
+WINDOW = (1280, 1000)
+LOCAL_SCHEMES = ("file", "data", "blob", "about", "chrome-error")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Build
+
+
+def build_site(outdir: Path, execute: bool = False) -> subprocess.CompletedProcess[str]:
+    """sphinx-build -n -W --keep-going, as `make docs` runs it; returns the finished process."""
+    command = [
+        sys.executable, "-m", "sphinx", "-b", "html", "-n", "-W", "--keep-going", "-E", "-q",
+        "-d", str(outdir / "doctrees"),
+        "-D", f"nb_execution_mode={'force' if execute else 'off'}",
+        str(REPO), str(outdir / "html"),
+    ]  # fmt: skip
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800)
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The built site's HTML folder: MNIST_DOCS_HTML, or a fresh build from the stored outputs."""
+    prebuilt = os.environ.get("MNIST_DOCS_HTML")
+    if prebuilt:
+        html = Path(prebuilt).resolve()
+        assert (html / "index.html").is_file(), f"MNIST_DOCS_HTML={prebuilt}: no index.html there"
+        return html
+    outdir = tmp_path_factory.mktemp("docs")
+    result = build_site(outdir)
+    assert result.returncode == 0, f"sphinx-build failed:\n{result.stdout}\n{result.stderr}"
+    return outdir / "html"
+
+
+def page_path(site: Path, name: str) -> Path:
+    return site / "index.html" if name == "index" else site / "notebooks" / f"{name}.html"
+
+
+def test_series_is_there() -> None:
+    assert REPO.joinpath("index.md").is_file(), "index.md, the landing page, is missing"
+    assert len(NOTEBOOKS) >= 2, f"expected the numbered notebooks in notebooks/, found {NOTEBOOKS}"
+
+
+def test_site_builds_with_every_page(site: Path) -> None:
+    for name in ["index", *NOTEBOOKS]:
+        assert page_path(site, name).is_file(), f"{name}: no page in the built site"
+    assert not (site / "README.html").exists(), "README.md is rendered as a page; it should only be linked"
+
+
+def test_pages_have_no_stderr_and_no_remote_assets(site: Path) -> None:
+    remote = re.compile(r"""<(?:script|link|img|iframe|source)\b[^>]*\b(?:src|href)=["'](?:https?:)?//""", re.I)
+    for name in ["index", *NOTEBOOKS]:
+        html = page_path(site, name).read_text(encoding="utf-8")
+        assert "output stderr" not in html, f"{name}: a stderr output is on the page"
+        assert not remote.search(html), f"{name}: loads {remote.search(html).group(0)}..."  # type: ignore[union-attr]
+        assert "Traceback (most recent call last)" not in html, f"{name}: a traceback is on the page"
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Browser
+
+
+def _no_browser(reason: str) -> None:
+    message = f"{reason}. Install Debian's browser: apt-get install chromium chromium-driver"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true, so the browser test must run: {message}")
+    pytest.skip(message)
+
+
+def start_chromium(window: tuple[int, int] = WINDOW):
+    """Headless Debian Chromium through /usr/bin/chromedriver, with performance (network) logging on."""
+    chromium = os.environ.get("MNIST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    chromedriver = os.environ.get("MNIST_CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    try:
+        from selenium import webdriver
+    except ImportError:
+        _no_browser("selenium is not installed (it is in requirements.txt)")
+    for path in (chromium, chromedriver):
+        if not Path(path).is_file():
+            _no_browser(f"{path} not found")
+    profile = tempfile.mkdtemp(prefix="mnist-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
+        "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-extensions", "--hide-scrollbars",
+        "--force-device-scale-factor=1", f"--window-size={window[0]},{window[1]}", f"--user-data-dir={profile}",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    service = webdriver.ChromeService(executable_path=chromedriver)  # a given path: Selenium Manager never runs
+    driver = webdriver.Chrome(options=options, service=service)
+    driver.set_page_load_timeout(60)
+    driver._mnist_profile = profile  # type: ignore[attr-defined]
+    return driver
+
+
+def stop_chromium(driver) -> None:
+    try:
+        driver.quit()
+    finally:
+        shutil.rmtree(driver._mnist_profile, ignore_errors=True)
+
+
+def network_log(driver) -> tuple[list[str], list[str]]:
+    """URLs requested since the last call, and the requests that failed (URL and error)."""
+    requested: list[str] = []
+    failed: list[str] = []
+    urls: dict[str, str] = {}
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message["method"] == "Network.requestWillBeSent":
+            urls[params["requestId"]] = params["request"]["url"]
+            requested.append(params["request"]["url"])
+        elif message["method"] == "Network.webSocketCreated":
+            requested.append(params["url"])
+        elif message["method"] == "Network.loadingFailed" and not params.get("canceled"):
+            failed.append(f"{urls.get(params['requestId'], params['requestId'])}: {params.get('errorText')}")
+    return requested, failed
+
+
+def save_screenshot(driver, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    assert driver.save_screenshot(str(path)), f"could not save {path}"
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(site: Path):
+    driver = start_chromium()
+    try:
+        # Belt and braces: a request that tries to leave file:// is blocked (and still logged, so it fails a test).
+        driver.execute_cdp_cmd("Network.enable", {})
+        driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*", "ws://*", "wss://*"]})
+        yield driver
+    finally:
+        stop_chromium(driver)
+
+
+def url_path(url: str) -> Path:
+    parsed = urlparse(url)
+    assert parsed.scheme == "file", f"left the site: {url}"
+    return Path(unquote(parsed.path)).resolve()
+
+
+WAIT_FOR_PAGE = """
+const done = arguments[arguments.length - 1];
+(async () => {
+  for (const img of document.images) { img.loading = "eager"; }
+  const deadline = Date.now() + 15000;
+  while ([...document.images].some(img => !img.complete) && Date.now() < deadline) {
+    await new Promise(r => setTimeout(r, 50));
+  }
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
+  await document.fonts.ready;
+})().then(() => done(null), error => done(String(error)));
+"""
+
+
+def open_page(driver, path: Path) -> None:
+    driver.get(path.as_uri())
+    error = driver.execute_async_script(WAIT_FOR_PAGE)
+    assert error is None, f"{path.name}: {error}"
+
+
+def check_page(driver, name: str, path: Path) -> None:
+    """Every image loaded, no request left file://, nothing failed to load, no JavaScript error."""
+    network_log(driver)
+    driver.get_log("browser")
+    open_page(driver, path)
+    broken = driver.execute_script(
+        "return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+    )
+    assert not broken, f"{name}: images that did not load: {broken}"
+    requested, failed = network_log(driver)
+    remote = [url for url in requested if urlparse(url).scheme not in LOCAL_SCHEMES]
+    assert not remote, f"{name}: requests that leave file://: {remote}"
+    assert not failed, f"{name}: requests that failed: {failed}"
+    errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, f"{name}: errors in the browser console: {errors}"
+    assert driver.execute_script("return document.querySelectorAll('.stderr').length") == 0
+    math = driver.execute_script("return document.querySelectorAll('span.math, div.math').length")
+    if math:
+        typeset = driver.execute_script("return document.querySelectorAll('mjx-container').length")
+        assert typeset >= math, f"{name}: {math} formulas, {typeset} typeset by MathJax"
+
+
+@pytest.mark.parametrize("name", ["index", *NOTEBOOKS])
+def test_page_in_browser(browser, site: Path, name: str) -> None:
+    path = page_path(site, name)
+    check_page(browser, name, path)
+    title = browser.title
+    assert title and "<no title>" not in title, f"{name}: page title {title!r}"
+    assert browser.find_elements("css selector", ".bd-sidebar-primary"), f"{name}: the theme's sidebar is missing"
+    primary = browser.execute_script(
+        "return getComputedStyle(document.documentElement).getPropertyValue('--pst-color-primary').trim()"
+    )
+    assert primary, f"{name}: the theme's CSS did not load (no --pst-color-primary)"
+    save_screenshot(browser, name)
+
+
+def _click_link(driver, text: str, name: str) -> Path:
+    """Click the page's own link whose text starts with text (not the theme's previous/next footer)."""
+    links = driver.execute_script(
+        "return [...document.querySelectorAll('article.bd-article a')]"
+        ".filter(a => !a.closest('.prev-next-area') && a.textContent.trim().startsWith(arguments[0]))",
+        text,
+    )
+    assert links, f"{name}: no link starting with {text!r}"
+    link = links[-1] if text.startswith("Next") else links[0]
+    driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", link)
+    link.click()
+    return url_path(driver.current_url)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_back_and_next_links(browser, site: Path, name: str) -> None:
+    path = page_path(site, name)
+    open_page(browser, path)
+    landed = _click_link(browser, "Back to index", name)
+    assert landed == (site / "index.html").resolve(), f"{name}: 'Back to index' lands on {landed}"
+    position = NOTEBOOKS.index(name)
+    if position + 1 < len(NOTEBOOKS):
+        open_page(browser, path)
+        landed = _click_link(browser, "Next:", name)
+        expected = page_path(site, NOTEBOOKS[position + 1]).resolve()
+        assert landed == expected, f"{name}: 'Next' lands on {landed}, not {expected}"
+        assert browser.find_elements("css selector", "article h1"), f"{name}: 'Next' lands on a page without a title"
+        open_page(browser, path)
+        footer = browser.find_elements("css selector", ".prev-next-area a.right-next")
+        assert footer and url_path(footer[0].get_attribute("href")) == expected, f"{name}: the footer's next link"
+
+
+def test_index_links_every_notebook_in_order(browser, site: Path) -> None:
+    open_page(browser, site / "index.html")
+    hrefs = browser.execute_script("return [...document.querySelectorAll('article a')].map(a => a.href)")
+    pages = [url_path(href) for href in hrefs if href.startswith("file:") and href.split("#")[0].endswith(".html")]
+    notebook_pages = [page_path(site, name).resolve() for name in NOTEBOOKS]
+    linked = [page for page in pages if page in notebook_pages]
+    in_order = sorted(set(linked), key=linked.index)
+    assert in_order == notebook_pages, f"index.md links the notebooks {in_order}, not {notebook_pages} in order"
+    navigation = browser.execute_script(
+        "return [...document.querySelectorAll('.bd-sidebar-primary nav a.reference.internal')].map(a => a.href)"
+    )
+    in_sidebar = [url_path(href) for href in navigation if url_path(href) in notebook_pages]
+    assert in_sidebar == notebook_pages, "the sidebar does not list the notebooks in order"
+    footer = browser.find_elements("css selector", ".prev-next-area a.right-next")
+    assert footer and url_path(footer[0].get_attribute("href")) == notebook_pages[0], "index: the footer's next link"
+    readme = [href for href in hrefs if href.split("#")[0].endswith("README.md")]
+    for href in readme:
+        assert url_path(href).is_file(), f"index: the README link {href} leads nowhere"
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    with open(path, "rb") as f:
+        header = f.read(24)
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
+    return struct.unpack(">II", header[16:24])
+
+
+@pytest.mark.skipif(FIGURE_PAGE is None, reason="no notebook 02 yet")
+def test_samples_figure_is_shown(browser, site: Path) -> None:
+    """Notebook 02 shows the ten-samples figure: the file in assets/, or a plot of the same size."""
+    assert FIGURE_PAGE is not None
+    open_page(browser, page_path(site, FIGURE_PAGE))
+    images = browser.execute_script(
+        "return [...document.querySelectorAll('article img')].map((img, i) => "
+        "[i, img.src, img.naturalWidth, img.naturalHeight, img.getBoundingClientRect().width])"
+    )
+    expected = _png_size(SAMPLES_FIGURE) if SAMPLES_FIGURE.is_file() else None
+
+    def is_samples(src: str, width: int, height: int) -> bool:
+        if src.endswith("/" + SAMPLES_FIGURE.name):
+            return True
+        if expected:
+            return abs(width - expected[0]) <= 4 and abs(height - expected[1]) <= 4
+        return width >= 500 and 1.8 <= width / max(height, 1) <= 3.2  # a 2 x 5 grid of digits
+
+    found = [image for image in images if is_samples(*image[1:4])]
+    assert found, f"{FIGURE_PAGE}: no ten-samples figure among the images {images}"
+    index, src, width, height, shown = found[0]
+    assert width > 0 and shown > 200, f"{FIGURE_PAGE}: the figure {src} is not shown ({width}px, shown {shown}px)"
+    element = browser.find_elements("css selector", "article img")[index]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    save_screenshot(browser, f"{FIGURE_PAGE}-figure")
+
+
+@pytest.mark.parametrize("name", SUMMARY_PAGES)
+def test_model_summary_is_shown(browser, site: Path, name: str) -> None:
+    """Keras 3's model.summary() (a rich table, stored as HTML) is on the page, with its parameter counts."""
+    open_page(browser, page_path(site, name))
+    outputs = [
+        element
+        for element in browser.find_elements("css selector", ".cell_output")
+        if "Layer (type)" in element.text and "Param #" in element.text
+    ]
+    assert outputs, f"{name}: no model.summary() table on the page"
+    table = outputs[0]
+    assert table.is_displayed()
+    assert table.find_elements("css selector", "pre"), f"{name}: the summary is not the rich HTML rendering"
+    assert "Total params" in browser.find_element("css selector", "article").text
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", table)
+    time.sleep(0.1)
+    save_screenshot(browser, f"{name}-summary")
