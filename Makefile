@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv run test refresh clean
+.PHONY: venv run test refresh docs clean
 
 venv: $(VENV)/.installed
 
@@ -21,6 +21,13 @@ run: venv
 ## The test suite: unit tests of helpers.py, data checksums, papermill runs and nbval checks of the notebooks.
 test: venv
 	$(PY) -m pytest
+
+## The website: index.md and the notebooks rendered into build/docs/html/ (open build/docs/html/index.html).
+## It shows the outputs stored in the notebooks; `make docs EXECUTE=1` executes every notebook first (~3 min).
+docs: venv
+	$(PY) -m sphinx -b html -n -W --keep-going -E -d build/docs/doctrees \
+		-D nb_execution_mode=$(if $(EXECUTE),force,off) . build/docs/html
+	@echo "Open build/docs/html/index.html in a browser."
 
 clean:
 	rm -rf build

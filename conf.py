@@ -25,7 +25,7 @@ LOGGER = logging.getLogger(__name__)
 
 # -- Project --------------------------------------------------------------------------------------------------------
 
-project = "MNIST with TensorFlow"
+project = "MNIST with TensorFlow and Keras"  # as the landing page's title
 author = "The mnist-tf-tutorial authors"
 copyright = f"2026, {author}"
 release = "1.0.0"
@@ -36,9 +36,10 @@ language = "en"
 
 extensions = ["myst_nb"]
 root_doc = "index"
-# The site is the landing page and the numbered notebooks, nothing else. README.md is linked from index.md, not
-# rendered as a second landing page (see RepositoryFileLinks); data/, saved_model/, tests/ ... are not pages.
-include_patterns = ["index.md", "notebooks/[0-9][0-9]_*.ipynb"]
+# The site is the landing page, the numbered notebooks and the instructor notes, nothing else. README.md is linked
+# from index.md, not rendered as a second landing page (see RepositoryFileLinks); data/, saved_model/, tests/ ...
+# are not pages. A new page must be added here and to the toctree in index.md (-W fails the build otherwise).
+include_patterns = ["index.md", "instructors.md", "notebooks/[0-9][0-9]_*.ipynb"]
 exclude_patterns = [
     ".venv",
     "venv",
@@ -75,8 +76,11 @@ nb_merge_streams = True
 # warning, which -W turns into a build error. When executing, it is dropped silently (TensorFlow's log lines
 # differ from machine to machine; the nbval tests watch the notebooks themselves).
 nb_output_stderr = "remove-warn"
-# ipywidgets state would pull require.js and the widget manager from a CDN; the series has no widgets.
+# Widgets (ipywidgets, ipycanvas) need a running kernel, and myst-nb would load require.js and the widget manager
+# from a CDN to draw them: load nothing, and show a widget output as its text/plain form instead of an empty box.
+# Tag a widget cell `remove-output` to leave its output off the page altogether (JupyterLab ignores that tag).
 nb_ipywidgets_js: dict[str, dict[str, str]] = {}
+nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json", None)]
 
 # -- HTML -----------------------------------------------------------------------------------------------------------
 

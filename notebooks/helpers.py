@@ -244,6 +244,13 @@ def write_idx(path: str | os.PathLike[str], array: np.ndarray, overwrite: bool =
     return _write_atomic(path, data, overwrite)
 
 
+def _umask() -> int:
+    """The process' file-creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _write_atomic(path: Path, data: bytes, overwrite: bool) -> Path:
     """Write bytes to a temporary file beside path, then rename it into place."""
     if path.exists() and not overwrite:
@@ -253,6 +260,7 @@ def _write_atomic(path: Path, data: bytes, overwrite: bool) -> Path:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes files private (0600); give them the usual mode
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -500,6 +508,82 @@ def plot_prediction(
     ax.imshow(image, cmap="gray")
     ax.set_title(f"Predicted: {int(predicted)}, Label: {int(label)}")
     ax.axis("off")
+    fig.tight_layout()
+    _save_figure(fig, path)
+    return fig
+
+
+def plot_history(history: dict[str, list[float]], path: str | os.PathLike[str] | None = None) -> Any:
+    """Loss and accuracy per epoch, training vs validation, from `model.fit(...).history`."""
+    import matplotlib.pyplot as plt
+
+    missing = {"loss", "accuracy", "val_loss", "val_accuracy"} - set(history)
+    if missing:
+        raise ValueError(f"history lacks {sorted(missing)}: fit with metrics=['accuracy'] and validation_data.")
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, metric in zip(axes, ("loss", "accuracy")):
+        ax.plot(epochs, history[metric], "o-", label="training")
+        ax.plot(epochs, history[f"val_{metric}"], "s--", label="validation (test set)")
+        ax.set_xlabel("epoch")
+        ax.set_title(metric.capitalize())
+        ax.set_xticks(epochs)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    _save_figure(fig, path)
+    return fig
+
+
+def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Counts[i, j]: how many images of digit i were predicted as digit j."""
+    labels, predicted = np.asarray(labels, dtype=np.int64), np.asarray(predicted, dtype=np.int64)
+    if labels.shape != predicted.shape:
+        raise ValueError(f"labels {labels.shape} and predictions {predicted.shape} differ in shape.")
+    return np.bincount(labels * num_classes + predicted, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def plot_confusion_matrix(counts: np.ndarray, path: str | os.PathLike[str] | None = None) -> Any:
+    """A confusion matrix with the count written in every cell."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    shown = np.where(counts > 0, counts, np.nan)
+    image = ax.imshow(np.log10(shown), cmap="Blues")
+    for (i, j), count in np.ndenumerate(counts):
+        ax.text(j, i, str(count), ha="center", va="center", fontsize=8,
+                color="white" if count > counts.max() / 10 else "black")
+    ax.set_xticks(range(len(counts)))
+    ax.set_yticks(range(len(counts)))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    fig.colorbar(image, ax=ax, label="log10(count)")
+    fig.tight_layout()
+    _save_figure(fig, path)
+    return fig
+
+
+def plot_mistakes(
+    images: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, count: int = 10,
+    path: str | os.PathLike[str] | None = None,
+) -> Any:
+    """The `count` most confident mistakes: images the model got wrong with the highest probability."""
+    import matplotlib.pyplot as plt
+
+    predicted = np.argmax(probabilities, axis=1)
+    wrong = np.flatnonzero(predicted != labels)
+    order = wrong[np.argsort(-probabilities[wrong, predicted[wrong]], kind="stable")][:count]
+    if len(order) == 0:
+        raise ValueError("The model makes no mistakes on these images: nothing to show.")
+    cols = min(5, len(order))
+    rows = -(-len(order) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.5 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, index in zip(axes.ravel(), order):
+        ax.imshow(np.squeeze(images[index]), cmap="gray")
+        ax.set_title(f"#{index}: {predicted[index]} ({probabilities[index, predicted[index]]:.0%})\nlabel {labels[index]}",
+                     fontsize=9)
     fig.tight_layout()
     _save_figure(fig, path)
     return fig

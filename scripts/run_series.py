@@ -52,6 +52,18 @@ def plan(args: argparse.Namespace) -> list[tuple[Path, dict[str, object]]]:
     return jobs
 
 
+def compare_models(output_root: Path, model_types: list[str]) -> str:
+    """A Markdown table of the models trained in this run: parameters, seconds per epoch, test accuracy."""
+    lines = ["| model | parameters | epochs | seconds per epoch | test accuracy |", "|---|---:|---:|---:|---:|"]
+    for model_type in model_types:
+        metrics_path = output_root / "saved_model" / f"mnist_{model_type}" / "metrics.json"
+        if metrics_path.exists():
+            m = json.loads(metrics_path.read_text())
+            lines.append(f"| {model_type.upper()} | {m['parameters']:,} | {m['epochs']} | "
+                         f"{m['seconds_per_epoch']:.1f} | {m['test_accuracy']:.4f} |")
+    return "\n".join(lines) if len(lines) > 2 else ""
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -85,12 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, status, seconds in rows:
         print(f"  {name:<{width}}  {status:<6}  {seconds:6.1f} s")
     print(f"  executed notebooks: {os.path.relpath(build_dir)}/")
-    for model_type in args.model_types:
-        metrics_path = output_root / "saved_model" / f"mnist_{model_type}" / "metrics.json"
-        if metrics_path.exists():
-            metrics = json.loads(metrics_path.read_text())
-            print(f"  {model_type.upper():>3} test accuracy: {metrics['test_accuracy']:.4f} "
-                  f"({metrics['epochs']} epochs, {metrics['fit_seconds']:.0f} s of training)")
+    comparison = compare_models(output_root, args.model_types)
+    if comparison:
+        print("\n" + comparison)
+        (build_dir / "comparison.md").write_text(comparison + "\n")
     failed = [name for name, status, _ in rows if status != "ok"]
     if failed:
         print(f"{len(failed)} notebook run(s) failed: {', '.join(failed)}")

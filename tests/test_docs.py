@@ -78,10 +78,16 @@ def test_site_builds_with_every_page(site: Path) -> None:
     assert not (site / "README.html").exists(), "README.md is rendered as a page; it should only be linked"
 
 
+def all_pages(site: Path) -> list[Path]:
+    """Every HTML page of the site: the top level (index, instructor notes, search...) and the notebooks."""
+    return sorted([*site.glob("*.html"), *site.glob("notebooks/*.html")])
+
+
 def test_pages_have_no_stderr_and_no_remote_assets(site: Path) -> None:
     remote = re.compile(r"""<(?:script|link|img|iframe|source)\b[^>]*\b(?:src|href)=["'](?:https?:)?//""", re.I)
-    for name in ["index", *NOTEBOOKS]:
-        html = page_path(site, name).read_text(encoding="utf-8")
+    for page in all_pages(site):
+        name = page.relative_to(site).as_posix()
+        html = page.read_text(encoding="utf-8")
         assert "output stderr" not in html, f"{name}: a stderr output is on the page"
         assert not remote.search(html), f"{name}: loads {remote.search(html).group(0)}..."  # type: ignore[union-attr]
         assert "Traceback (most recent call last)" not in html, f"{name}: a traceback is on the page"
@@ -104,11 +110,12 @@ def start_chromium(window: tuple[int, int] = WINDOW):
     chromedriver = os.environ.get("MNIST_CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
     try:
         from selenium import webdriver
+        from selenium.common.exceptions import WebDriverException
     except ImportError:
         _no_browser("selenium is not installed (it is in requirements.txt)")
     for path in (chromium, chromedriver):
         if not Path(path).is_file():
-            _no_browser(f"{path} not found")
+            _no_browser(f"headless Chromium is not available ({path} not found)")
     profile = tempfile.mkdtemp(prefix="mnist-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
@@ -121,7 +128,11 @@ def start_chromium(window: tuple[int, int] = WINDOW):
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     service = webdriver.ChromeService(executable_path=chromedriver)  # a given path: Selenium Manager never runs
-    driver = webdriver.Chrome(options=options, service=service)
+    try:
+        driver = webdriver.Chrome(options=options, service=service)
+    except WebDriverException as error:  # installed but cannot start (missing libraries, no /dev/shm, ...)
+        shutil.rmtree(profile, ignore_errors=True)
+        _no_browser(f"Chromium did not start: {error.msg}")
     driver.set_page_load_timeout(60)
     driver._mnist_profile = profile  # type: ignore[attr-defined]
     return driver
@@ -231,6 +242,14 @@ def test_page_in_browser(browser, site: Path, name: str) -> None:
     )
     assert primary, f"{name}: the theme's CSS did not load (no --pst-color-primary)"
     save_screenshot(browser, name)
+
+
+def test_other_pages_in_browser(browser, site: Path) -> None:
+    """The site's other pages (the instructor notes...) load as cleanly; Sphinx's search and index pages aside."""
+    for path in all_pages(site):
+        if path.parent == site and path.stem not in ("index", "genindex", "search", "py-modindex"):
+            check_page(browser, path.stem, path)
+            save_screenshot(browser, path.stem)
 
 
 def _click_link(driver, text: str, name: str) -> Path:

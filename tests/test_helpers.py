@@ -68,6 +68,7 @@ def test_write_idx_does_not_overwrite(tmp_path: Path, labels: np.ndarray) -> Non
     helpers.write_idx(path, labels[:3], overwrite=True)
     assert helpers.read_labels(path).tolist() == labels[:3].tolist()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["l.idx1"]  # no temp file left behind
+    assert path.stat().st_mode & 0o777 == 0o666 & ~helpers._umask()  # not mkstemp's private 0600
 
 
 def test_write_idx_rejects_wrong_dtype(tmp_path: Path) -> None:
@@ -446,3 +447,39 @@ def test_plot_prediction(tmp_path: Path) -> None:
 def test_plot_prediction_wrong_shape() -> None:
     with pytest.raises(ValueError, match=r"Expected one 28x28 image; got shape \(32, 32\)"):
         helpers.plot_prediction(np.zeros((32, 32)), 1, 1)
+
+
+def test_confusion_matrix_counts() -> None:
+    counts = helpers.confusion_matrix(np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 2, 0]), num_classes=3)
+    assert counts.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
+    assert counts.sum() == 6
+
+
+def test_confusion_matrix_shape_mismatch() -> None:
+    with pytest.raises(ValueError, match="differ in shape"):
+        helpers.confusion_matrix(np.zeros(3), np.zeros(4))
+
+
+def test_plot_history(tmp_path: Path) -> None:
+    history = {"loss": [0.3, 0.1], "accuracy": [0.9, 0.97], "val_loss": [0.2, 0.15], "val_accuracy": [0.93, 0.95]}
+    fig = helpers.plot_history(history, path=tmp_path / "h.png")
+    assert [ax.get_title() for ax in fig.axes] == ["Loss", "Accuracy"]
+    assert (tmp_path / "h.png").exists()
+    with pytest.raises(ValueError, match=r"history lacks \['val_accuracy', 'val_loss'\]"):
+        helpers.plot_history({"loss": [1.0], "accuracy": [0.5]})
+
+
+def test_plot_confusion_matrix_writes_counts() -> None:
+    fig = helpers.plot_confusion_matrix(np.array([[5, 1], [0, 7]]))
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == ["0", "1", "5", "7"]
+
+
+def test_plot_mistakes_most_confident_first() -> None:
+    images = np.zeros((4, 28, 28))
+    labels = np.array([0, 1, 2, 3])
+    probabilities = np.array([[0.9, 0.1, 0, 0], [0.8, 0.2, 0, 0], [0, 0, 0.1, 0.9], [0, 0, 0, 1.0]])
+    fig = helpers.plot_mistakes(images, labels, probabilities, count=5)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["#2: 3 (90%)\nlabel 2", "#1: 0 (80%)\nlabel 1"]
+    with pytest.raises(ValueError, match="no mistakes"):
+        helpers.plot_mistakes(images[3:], labels[3:], probabilities[3:])

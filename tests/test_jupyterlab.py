@@ -109,17 +109,20 @@ def _start_server(base: Path) -> LabServer:
         )
     server = LabServer(process, port, token, root, log)
     deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"jupyter lab exited with {process.returncode}:\n{server.log_text()}")
-        try:
-            server.request("GET", "/api/status", timeout=5)
-            return server
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            if time.monotonic() > deadline:
-                _stop_server(server)
-                raise RuntimeError(f"jupyter lab did not answer within {START_TIMEOUT} s:\n{server.log_text()}")
-            time.sleep(0.5)
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"jupyter lab exited with {process.returncode}:\n{server.log_text()}")
+            try:
+                server.request("GET", "/api/status", timeout=5)
+                return server
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"jupyter lab did not answer within {START_TIMEOUT} s:\n{server.log_text()}")
+                time.sleep(0.5)
+    except BaseException:
+        _stop_server(server)  # whatever happened while waiting (Ctrl-C included), the server goes
+        raise
 
 
 def _stop_server(server: LabServer) -> None:
@@ -145,7 +148,11 @@ def _stop_server(server: LabServer) -> None:
 @pytest.fixture(scope="module")
 def lab():
     base = Path(tempfile.mkdtemp(prefix="mnist-jupyterlab-"))
-    server = _start_server(base)
+    try:
+        server = _start_server(base)
+    except BaseException:
+        shutil.rmtree(base, ignore_errors=True)
+        raise
     try:
         yield server
     finally:
@@ -282,11 +289,12 @@ def _start_chromium(window: tuple[int, int] = (1400, 1000)):
     chromedriver = os.environ.get("MNIST_CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
     try:
         from selenium import webdriver
+        from selenium.common.exceptions import WebDriverException
     except ImportError:
         _no_browser("selenium is not installed (it is in requirements.txt)")
     for path in (chromium, chromedriver):
         if not Path(path).is_file():
-            _no_browser(f"{path} not found")
+            _no_browser(f"headless Chromium is not available ({path} not found)")
     profile = tempfile.mkdtemp(prefix="mnist-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
@@ -298,7 +306,12 @@ def _start_chromium(window: tuple[int, int] = (1400, 1000)):
     ):  # fmt: skip
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=chromedriver))
+    service = webdriver.ChromeService(executable_path=chromedriver)  # a given path: Selenium Manager never runs
+    try:
+        driver = webdriver.Chrome(options=options, service=service)
+    except WebDriverException as error:  # installed but cannot start (missing libraries, no /dev/shm, ...)
+        shutil.rmtree(profile, ignore_errors=True)
+        _no_browser(f"Chromium did not start: {error.msg}")
     driver.set_page_load_timeout(90)
     return driver, profile
 

@@ -23,7 +23,8 @@ TRAINING = [p for p in NOTEBOOKS if "MODEL_TYPE" in papermill.inspect_notebook(s
 
 def test_the_series_is_there() -> None:
     names = [p.stem for p in NOTEBOOKS]
-    assert names[:7] == [
+    assert names[:9] == [
+        "00_setup_check",
         "01_reading_the_data",
         "02_exploring_the_data",
         "03_normalizing",
@@ -31,6 +32,7 @@ def test_the_series_is_there() -> None:
         "05_training",
         "06_evaluating_and_predicting",
         "07_exporting_and_reloading",
+        "08_draw_your_own_digit",
     ]
 
 
@@ -53,12 +55,13 @@ def test_run_series_executes_every_notebook_for_both_models(series_run) -> None:
     expected = []
     for path in NOTEBOOKS:
         expected += [f"{path.stem}_{m}.ipynb" for m in ("fc", "cnn")] if path in TRAINING else [path.name]
-    assert sorted(p.name for p in build.iterdir()) == sorted(expected)
+    assert sorted(p.name for p in build.glob("*.ipynb")) == sorted(expected)
     summary = result.stdout.split("\nSummary\n", 1)[1]
     for name in expected:
         assert re.search(rf"^  {re.escape(name)}\s+ok\s+\d+\.\d s$", summary, re.M), summary
-    assert re.search(r"^   FC test accuracy: 0\.9\d{3} \(1 epochs", summary, re.M), summary
-    assert re.search(r"^  CNN test accuracy: 0\.9\d{3} \(1 epochs", summary, re.M), summary
+    assert re.search(r"^\| FC \| 104,938 \| 1 \| \d+\.\d \| 0\.9\d{3} \|$", summary, re.M), summary
+    assert re.search(r"^\| CNN \| 121,930 \| 1 \| \d+\.\d \| 0\.9\d{3} \|$", summary, re.M), summary
+    assert (build / "comparison.md").read_text().startswith("| model | parameters |")
 
 
 def test_executed_notebooks_are_clean(series_run) -> None:
@@ -117,7 +120,10 @@ def test_notebook_conventions(path: Path) -> None:
     first = notebook.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith(f"# {path.name[:2]} · ")
     assert "[Back to index](../index.md)" in first.source
-    assert re.search(r"about \*\*\d+ minutes\*\*", first.source)
+    minutes = re.search(r"about \*\*(\d+) minutes\*\* \((\d+) teaching, (\d+) exercises", first.source)
+    assert minutes, "the first cell gives the minutes: about **N minutes** (T teaching, E exercises)"
+    assert int(minutes.group(1)) == int(minutes.group(2)) + int(minutes.group(3))
+    assert "**Questions**" in first.source and "**Objectives**" in first.source
     code = [c for c in notebook.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata.get("tags", []), "the first code cell is the papermill parameters cell"
     assert "SEED" in code[0].source
@@ -149,6 +155,22 @@ def test_output_cells_that_vary_by_machine_are_followed_by_a_check(path: Path) -
             assert "assert" in following, f"{path.name}: no assertion after {cell.source[:60]!r}"
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_exercises_have_a_hint_a_hidden_solution_and_a_check(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    cells = notebook.cells
+    starts = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("### Exercise")]
+    assert len(starts) >= 2, f"{path.name} has {len(starts)} exercises; every notebook has at least two"
+    for i in starts:
+        task, solution, check = cells[i], cells[i + 1], cells[i + 2]
+        assert "<summary>Hint</summary>" in task.source
+        assert solution.cell_type == "code" and {"solution", "hide-input"} <= set(solution.metadata.get("tags", []))
+        assert solution.metadata.get("jupyter", {}).get("source_hidden") is True, "collapsed in JupyterLab"
+        assert check.cell_type == "code" and "assert " in check.source and "Not yet" in check.source
+        assert "print(" in check.source, "the check cell tells the learner, in words, that the answer is right"
+        assert "nbval-skip" not in check.metadata.get("tags", []) + solution.metadata.get("tags", [])
+
+
 def test_index_links_every_notebook_with_minutes() -> None:
     index = (REPO_ROOT / "index.md").read_text()
     for path in NOTEBOOKS:
@@ -157,6 +179,24 @@ def test_index_links_every_notebook_with_minutes() -> None:
         row = next((line for line in index.splitlines() if f"](notebooks/{path.name})" in line), None)
         assert row is not None, f"index.md does not link {path.name}"
         assert f"| {minutes} |" in row, f"index.md gives other minutes than {path.name} ({minutes})"
+
+
+def test_workshop_schedule_adds_up() -> None:
+    """index.md's half-day schedule: consecutive times, and each notebook's minutes as the notebook says."""
+    index = (REPO_ROOT / "index.md").read_text()
+    section = index.split("## Workshop schedule", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| (\d\d):(\d\d) \| (.+?) \| (\d+) \|$", section, re.M)
+    assert len(rows) >= 8
+    clock = int(rows[0][0]) * 60 + int(rows[0][1])
+    for hours, minutes, activity, length in rows:
+        assert int(hours) * 60 + int(minutes) == clock, f"{activity} should start at {clock // 60:02d}:{clock % 60:02d}"
+        link = re.search(r"\(notebooks/(\d\d_\w+\.ipynb)\)", activity)
+        if link:
+            first = nbformat.read(REPO_ROOT / "notebooks" / link.group(1), as_version=4).cells[0].source
+            assert f"about **{length} minutes**" in first, f"{link.group(1)} does not take {length} minutes"
+        clock += int(length)
+    total = re.search(r"ends at (\d\d):(\d\d)", section)
+    assert total and int(total.group(1)) * 60 + int(total.group(2)) == clock
 
 
 def test_committed_figures_exist() -> None:
