@@ -12,16 +12,15 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+from browser import start_chromium, stop_chromium
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOTS = Path(os.environ.get("MNIST_SCREENSHOTS", REPO / "build" / "screenshots")) / "docs"
@@ -95,54 +94,6 @@ def test_pages_have_no_stderr_and_no_remote_assets(site: Path) -> None:
 
 # --------------------------------------------------------------------------------------------------------------
 # Browser
-
-
-def _no_browser(reason: str) -> None:
-    message = f"{reason}. Install Debian's browser: apt-get install chromium chromium-driver"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true, so the browser test must run: {message}")
-    pytest.skip(message)
-
-
-def start_chromium(window: tuple[int, int] = WINDOW):
-    """Headless Debian Chromium through /usr/bin/chromedriver, with performance (network) logging on."""
-    chromium = os.environ.get("MNIST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    chromedriver = os.environ.get("MNIST_CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    try:
-        from selenium import webdriver
-        from selenium.common.exceptions import WebDriverException
-    except ImportError:
-        _no_browser("selenium is not installed (it is in requirements.txt)")
-    for path in (chromium, chromedriver):
-        if not Path(path).is_file():
-            _no_browser(f"headless Chromium is not available ({path} not found)")
-    profile = tempfile.mkdtemp(prefix="mnist-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-        "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-extensions", "--hide-scrollbars",
-        "--force-device-scale-factor=1", f"--window-size={window[0]},{window[1]}", f"--user-data-dir={profile}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    service = webdriver.ChromeService(executable_path=chromedriver)  # a given path: Selenium Manager never runs
-    try:
-        driver = webdriver.Chrome(options=options, service=service)
-    except WebDriverException as error:  # installed but cannot start (missing libraries, no /dev/shm, ...)
-        shutil.rmtree(profile, ignore_errors=True)
-        _no_browser(f"Chromium did not start: {error.msg}")
-    driver.set_page_load_timeout(60)
-    driver._mnist_profile = profile  # type: ignore[attr-defined]
-    return driver
-
-
-def stop_chromium(driver) -> None:
-    try:
-        driver.quit()
-    finally:
-        shutil.rmtree(driver._mnist_profile, ignore_errors=True)
 
 
 def network_log(driver) -> tuple[list[str], list[str]]:

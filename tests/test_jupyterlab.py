@@ -30,6 +30,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from browser import start_chromium, stop_chromium
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOTS = Path(os.environ.get("MNIST_SCREENSHOTS", REPO / "build" / "screenshots")) / "jupyterlab"
@@ -277,45 +278,6 @@ def test_notebook_runs_through_the_server_kernel(lab: LabServer) -> None:
 # The browser
 
 
-def _no_browser(reason: str) -> None:
-    message = f"{reason}. Install Debian's browser: apt-get install chromium chromium-driver"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true, so the JupyterLab browser test must run: {message}")
-    pytest.skip(message)
-
-
-def _start_chromium(window: tuple[int, int] = (1400, 1000)):
-    chromium = os.environ.get("MNIST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
-    chromedriver = os.environ.get("MNIST_CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
-    try:
-        from selenium import webdriver
-        from selenium.common.exceptions import WebDriverException
-    except ImportError:
-        _no_browser("selenium is not installed (it is in requirements.txt)")
-    for path in (chromium, chromedriver):
-        if not Path(path).is_file():
-            _no_browser(f"headless Chromium is not available ({path} not found)")
-    profile = tempfile.mkdtemp(prefix="mnist-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = chromium
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-        "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-extensions", "--hide-scrollbars",
-        "--force-device-scale-factor=1", f"--window-size={window[0]},{window[1]}", f"--user-data-dir={profile}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    service = webdriver.ChromeService(executable_path=chromedriver)  # a given path: Selenium Manager never runs
-    try:
-        driver = webdriver.Chrome(options=options, service=service)
-    except WebDriverException as error:  # installed but cannot start (missing libraries, no /dev/shm, ...)
-        shutil.rmtree(profile, ignore_errors=True)
-        _no_browser(f"Chromium did not start: {error.msg}")
-    driver.set_page_load_timeout(90)
-    return driver, profile
-
-
 def test_notebook_opens_in_jupyterlab(lab: LabServer) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
@@ -326,7 +288,7 @@ def test_notebook_opens_in_jupyterlab(lab: LabServer) -> None:
         o["text"].splitlines()[0] for c in notebook.cells if c.cell_type == "code"
         for o in c.outputs if o["output_type"] == "stream" and o["text"].strip()
     )  # fmt: skip
-    driver, profile = _start_chromium()
+    driver = start_chromium((1400, 1000))
     try:
         driver.get(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}")
         wait = WebDriverWait(driver, 90, poll_frequency=0.25)
@@ -355,5 +317,4 @@ def test_notebook_opens_in_jupyterlab(lab: LabServer) -> None:
                     remote.append(url)
         assert not remote, f"JupyterLab requested outside the local server: {remote}"
     finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
+        stop_chromium(driver)
