@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 
 import pytest
@@ -30,3 +31,35 @@ def pytest_collectstart(collector: pytest.Collector) -> None:
     """nbval: compare text outputs, not stderr or rich HTML (TensorFlow may log to stderr on any machine)."""
     if getattr(collector, "fspath", None) and collector.fspath.ext == ".ipynb":
         collector.skip_compare += ("text/html", "application/javascript", "stderr")
+
+
+# Notebooks whose full settings train for minutes (09, 10): nbval runs them with the smoke run's short settings,
+# the same as `scripts/run_series.py --quick`. Their outputs that depend on the settings are tagged
+# nbval-ignore-output; their speed and accuracy targets are checked by full runs (`make run`, `make bench`).
+LONG_NOTEBOOK_PARAMETER = "TRAIN_IMAGES"
+
+
+def _quick_parameters() -> dict[str, object]:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "scripts" / "run_series.py"
+    spec = importlib.util.spec_from_file_location("run_series", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module.QUICK_PARAMETERS
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """nbval: give the long notebooks' parameters cells the quick settings (an extra cell-end block)."""
+    quick = None
+    for item in items:
+        cell = getattr(item, "cell", None)
+        if cell is None or "parameters" not in cell.get("metadata", {}).get("tags", []):
+            continue
+        if not re.search(rf"^{LONG_NOTEBOOK_PARAMETER}\s*=", cell.source, re.M):
+            continue
+        quick = quick or _quick_parameters()
+        declared = {name: value for name, value in quick.items() if re.search(rf"^{name}\s*=", cell.source, re.M)}
+        lines = [f"{name} = {value!r}" for name, value in declared.items()]
+        cell.source = cell.source + "\n# Quick settings for the tests (conftest.py)\n" + "\n".join(lines) + "\n"
