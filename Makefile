@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv run test refresh docs clean
+.PHONY: venv run test bench refresh docs clean
 
 venv: $(VENV)/.installed
 
@@ -21,6 +21,11 @@ run: venv
 ## The test suite: unit tests of helpers.py, data checksums, papermill runs and nbval checks of the notebooks.
 test: venv
 	$(PY) -m pytest
+
+## The benchmark: side-by-side timings of the recipes, the knobs, reading and inference, medians of 3 repeats
+## (about 40 minutes on 2 CPU cores); tables in build/bench/bench.md. `make bench BENCH_ARGS=--quick`: 3 minutes.
+bench: venv
+	$(PY) scripts/bench.py $(BENCH_ARGS)
 
 ## The website: index.md and the notebooks rendered into build/docs/html/ (open build/docs/html/index.html).
 ## It shows the outputs stored in the notebooks; `make docs EXECUTE=1` executes every notebook first (~3 min).

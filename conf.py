@@ -36,10 +36,11 @@ language = "en"
 
 extensions = ["myst_nb"]
 root_doc = "index"
-# The site is the landing page, the numbered notebooks and the instructor notes, nothing else. README.md is linked
-# from index.md, not rendered as a second landing page (see RepositoryFileLinks); data/, saved_model/, tests/ ...
-# are not pages. A new page must be added here and to the toctree in index.md (-W fails the build otherwise).
-include_patterns = ["index.md", "instructors.md", "notebooks/[0-9][0-9]_*.ipynb"]
+# The site is the landing page, the numbered notebooks, the instructor notes and the benchmark, nothing else.
+# README.md is linked from index.md, not rendered as a second landing page (see RepositoryFileLinks); data/,
+# saved_model/, tests/ ... are not pages. A new page must be added here and to the toctree in index.md (-W fails
+# the build otherwise).
+include_patterns = ["index.md", "instructors.md", "benchmark.md", "notebooks/[0-9][0-9]_*.ipynb"]
 exclude_patterns = [
     ".venv",
     "venv",
