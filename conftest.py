@@ -35,7 +35,8 @@ def pytest_collectstart(collector: pytest.Collector) -> None:
 
 # Notebooks whose full settings train for minutes (09, 10): nbval runs them with the smoke run's short settings,
 # the same as `scripts/run_series.py --quick`. Their outputs that depend on the settings are tagged
-# nbval-ignore-output; their speed and accuracy targets are checked by full runs (`make run`, `make bench`).
+# nbval-ignore-output; their accuracy targets are asserted by full runs (`make run`), their time targets checked
+# by `make bench`.
 LONG_NOTEBOOK_PARAMETER = "TRAIN_IMAGES"
 
 
