@@ -7,6 +7,7 @@ import re
 import tempfile
 
 import pytest
+import series  # scripts/series.py: pytest.ini puts scripts/ on the import path
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -40,27 +41,35 @@ def pytest_collectstart(collector: pytest.Collector) -> None:
 LONG_NOTEBOOK_PARAMETER = "TRAIN_IMAGES"
 
 
-def _quick_parameters() -> dict[str, object]:
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent / "scripts" / "run_series.py"
-    spec = importlib.util.spec_from_file_location("run_series", path)
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    return module.QUICK_PARAMETERS
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """nbval: give the long notebooks' parameters cells the quick settings (an extra cell-end block)."""
-    quick = None
     for item in items:
         cell = getattr(item, "cell", None)
         if cell is None or "parameters" not in cell.get("metadata", {}).get("tags", []):
             continue
         if not re.search(rf"^{LONG_NOTEBOOK_PARAMETER}\s*=", cell.source, re.M):
             continue
-        quick = quick or _quick_parameters()
-        declared = {name: value for name, value in quick.items() if re.search(rf"^{name}\s*=", cell.source, re.M)}
+        declared = {name: value for name, value in series.QUICK_PARAMETERS.items()
+                    if re.search(rf"^{name}\s*=", cell.source, re.M)}
         lines = [f"{name} = {value!r}" for name, value in declared.items()]
         cell.source = cell.source + "\n# Quick settings for the tests (conftest.py)\n" + "\n".join(lines) + "\n"
+
+
+# ------------------------------------------------------------------------------------------- the suite's budget
+# `make test` must stay within 15 minutes on an AVX2-only 2-core machine and 7 on an AVX-512 one (README, "For
+# maintainers"). Every run ends with the time each test file took, so that a file that grows shows at once.
+_FILE_SECONDS: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    path = report.nodeid.split("::", 1)[0]
+    _FILE_SECONDS[path] = _FILE_SECONDS.get(path, 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    if not _FILE_SECONDS:
+        return
+    terminalreporter.section("seconds per test file (setup + call + teardown)")
+    for path, seconds in sorted(_FILE_SECONDS.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"{seconds:7.1f} s  {path}")
+    terminalreporter.write_line(f"{sum(_FILE_SECONDS.values()):7.1f} s  in all")

@@ -36,8 +36,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = REPO_ROOT / "notebooks"
+import series  # the series' shape: scripts/series.py
+from series import REPO_ROOT
+from series import NOTEBOOKS_DIR as NOTEBOOKS
+
 DATA_DIR = REPO_ROOT / "data"
 SECTIONS = ("notebook", "models", "data", "inference", "knobs", "recipes")
 IDX_FILES = ("train-images.idx3-ubyte", "train-labels.idx1-ubyte", "t10k-images.idx3-ubyte", "t10k-labels.idx1-ubyte")
@@ -581,7 +583,7 @@ def _load(records: list[dict[str, Any]]) -> str:
 def run_notebook_section(runner: Runner, repeats: int, quick: bool, machine: dict[str, Any],
                          models: dict[str, Any]) -> dict[str, Any]:
     """Notebook 05 run by papermill vs the same work as a script (the models section's runs, when there)."""
-    notebook = NOTEBOOKS / "05_training.ipynb"
+    notebook = series.notebook("05")
     epochs = 1 if quick else TUTORIAL["epochs"]
     if not notebook.exists():
         return {"skipped": f"{notebook.relative_to(REPO_ROOT)} is not there yet"}
@@ -603,13 +605,11 @@ def run_notebook_section(runner: Runner, repeats: int, quick: bool, machine: dic
                 record.update(section="notebook", variant="script", model=model_type)
                 script_runs.append(record)
             out = runner.tmp / f"nb_notebook_{model_type}_{repeat}"
-            executed = out / "05_training.ipynb"
             out.mkdir(parents=True, exist_ok=True)
-            print(f"  notebook: papermill 05_training.ipynb MODEL_TYPE={model_type} #{repeat + 1} ...", flush=True)
-            record = runner.subprocess(
-                [sys.executable, "-m", "papermill", str(notebook), str(executed), "-k", "python3", "--cwd",
-                 str(NOTEBOOKS), "-p", "MODEL_TYPE", model_type, "-p", "EPOCHS", str(epochs), "--no-progress-bar",
-                 "--log-level", "ERROR"],
+            print(f"  notebook: {notebook.name} MODEL_TYPE={model_type} by papermill #{repeat + 1} ...", flush=True)
+            record = runner.subprocess(  # the series' own runner: `make run` for this one notebook
+                [sys.executable, str(Path(__file__).with_name("run_series.py")), "--only", notebook.stem,
+                 "--model-types", model_type, "--epochs", str(epochs), "--build-dir", str(out / "build")],
                 f"notebook: papermill {model_type} #{repeat + 1}", env={"MNIST_TUTORIAL_OUTPUT": str(out)},
             )
             record.update(section="notebook", variant="notebook", model=model_type)

@@ -17,52 +17,21 @@ import sys
 import time
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = REPO_ROOT / "notebooks"
-MODEL_TYPES = ("fc", "cnn")
-# Short settings for a smoke run (tests, CI): given to each notebook that declares the parameter. Notebooks 09
-# and 10 check their speed and accuracy targets only with their own, full settings.
-QUICK_PARAMETERS: dict[str, object] = {
-    "EPOCHS": 1,
-    "FAST_EPOCHS": 1,
-    "TRAIN_IMAGES": 2048,
-    "KNOB_IMAGES": 512,
-}
+import series
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--build-dir", type=Path, default=REPO_ROOT / "build" / "run",
+    parser.add_argument("--build-dir", type=Path, default=series.REPO_ROOT / "build" / "run",
                         help="where the executed notebooks go (default: build/run)")
     parser.add_argument("--epochs", type=int, default=None,
                         help="override EPOCHS in the notebooks that train (default: the notebooks' own, 5)")
     parser.add_argument("--quick", action="store_true",
-                        help=f"short settings for a smoke run: {QUICK_PARAMETERS} where a notebook declares them")
-    parser.add_argument("--model-types", nargs="+", default=list(MODEL_TYPES), choices=MODEL_TYPES)
+                        help=f"short settings for a smoke run: {series.QUICK_PARAMETERS} where a notebook declares them")
+    parser.add_argument("--model-types", nargs="+", default=list(series.MODEL_TYPES), choices=series.MODEL_TYPES)
     parser.add_argument("--cell-timeout", type=int, default=1800, help="seconds one cell may run (default 1800)")
     parser.add_argument("--only", nargs="*", default=None, help="run only notebooks whose name starts so (e.g. 05)")
     return parser.parse_args(argv)
-
-
-def plan(args: argparse.Namespace) -> list[tuple[Path, dict[str, object]]]:
-    """Every (notebook, parameters) pair to execute, in the series' order."""
-    import papermill
-
-    jobs = []
-    for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
-        if args.only and not any(path.name.startswith(prefix) for prefix in args.only):
-            continue
-        declared = papermill.inspect_notebook(str(path))
-        base: dict[str, object] = {}
-        if args.quick:
-            base.update({name: value for name, value in QUICK_PARAMETERS.items() if name in declared})
-        if args.epochs is not None and "EPOCHS" in declared:
-            base["EPOCHS"] = args.epochs
-        if "MODEL_TYPE" in declared:
-            jobs += [(path, {**base, "MODEL_TYPE": model_type}) for model_type in args.model_types]
-        else:
-            jobs.append((path, base))
-    return jobs
 
 
 def compare_models(output_root: Path, model_types: list[str]) -> str:
@@ -79,15 +48,14 @@ def compare_models(output_root: Path, model_types: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import papermill
     from papermill.exceptions import PapermillExecutionError
 
     build_dir = args.build_dir.resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
-    output_root = Path(os.environ.get("MNIST_TUTORIAL_OUTPUT") or REPO_ROOT)
+    output_root = Path(os.environ.get("MNIST_TUTORIAL_OUTPUT") or series.REPO_ROOT)
     rows = []
-    for path, parameters in plan(args):
+    jobs = series.plan(series.select(args.only), quick=args.quick, epochs=args.epochs, model_types=args.model_types)
+    for path, parameters in jobs:
         suffix = f"_{parameters['MODEL_TYPE']}" if "MODEL_TYPE" in parameters else ""
         output = build_dir / f"{path.stem}{suffix}.ipynb"
         label = f"{path.name} {parameters}" if parameters else path.name
@@ -95,10 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         status = "ok"
         try:
-            papermill.execute_notebook(
-                str(path), str(output), parameters=parameters, kernel_name="python3", cwd=str(NOTEBOOKS),
-                execution_timeout=args.cell_timeout, progress_bar=False, log_output=False,
-            )
+            series.execute(path, parameters, output, timeout=args.cell_timeout)
         except PapermillExecutionError as error:
             status = f"FAILED ({error.ename}: {error.evalue})"
         except Exception as error:  # a kernel that died, a timeout: report it and go on with the series

@@ -6,24 +6,15 @@ The benchmark itself is run with `make bench`, not by the tests: timings are not
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench", REPO_ROOT / "scripts" / "bench.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench"] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules["bench"]
+    import bench  # scripts/bench.py, on the import path through pytest.ini
+
+    return bench
 
 
 def test_machine_peak_is_computed_from_cores_flags_and_clock(bench) -> None:

@@ -20,11 +20,12 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 import pytest
+import series
 from browser import start_chromium, stop_chromium
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = series.REPO_ROOT
 SCREENSHOTS = Path(os.environ.get("MNIST_SCREENSHOTS", REPO / "build" / "screenshots")) / "docs"
-NOTEBOOKS = sorted(path.stem for path in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = list(series.NOTEBOOK_NAMES)
 SAMPLES_FIGURE = REPO / "assets" / "mnist_10_examples.png"
 # Pages that must show a Keras model summary, and the page that must show the ten-samples figure.
 SUMMARY_PAGES = [name for name in NOTEBOOKS if name.startswith(("04_", "05_"))]

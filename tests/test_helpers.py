@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import helpers
+import series
 
 
 def idx_bytes(magic: int, dims: tuple[int, ...], payload: bytes) -> bytes:
@@ -263,7 +264,7 @@ def test_prepare_wrong_shape(shape: tuple[int, ...]) -> None:
 def test_paths_resolve_from_repo_root(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("MNIST_TUTORIAL_OUTPUT", raising=False)
     monkeypatch.chdir(tmp_path)
-    root = Path(__file__).resolve().parent.parent
+    root = series.REPO_ROOT
     assert helpers.REPO_ROOT == root
     assert helpers.DATA_DIR == root / "data"
     assert helpers.assets_dir() == root / "assets"

@@ -30,9 +30,10 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import series
 from browser import start_chromium, stop_chromium
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = series.REPO_ROOT
 SCREENSHOTS = Path(os.environ.get("MNIST_SCREENSHOTS", REPO / "build" / "screenshots")) / "jupyterlab"
 NOTEBOOK = "notebooks/01_reading_the_data.ipynb"  # the first of the series: reads the data, trains nothing
 SANITIZE = REPO / "tests" / "nbval_sanitize.cfg"  # the nbval rules for what changes from run to run
@@ -76,7 +77,7 @@ def _free_port() -> int:
 def _start_server(base: Path) -> LabServer:
     root = base / "root"
     (root / "notebooks").mkdir(parents=True)
-    for notebook in (REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"):
+    for notebook in series.NOTEBOOKS:
         shutil.copy2(notebook, root / "notebooks" / notebook.name)
     if (REPO / "assets").is_dir():
         shutil.copytree(REPO / "assets", root / "assets")

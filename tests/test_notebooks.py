@@ -13,29 +13,12 @@ import sys
 from pathlib import Path
 
 import nbformat
-import papermill
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-TRAINING = [p for p in NOTEBOOKS if "MODEL_TYPE" in papermill.inspect_notebook(str(p))]
+import series
+from series import NOTEBOOKS, REPO_ROOT
 
-
-def test_the_series_is_there() -> None:
-    names = [p.stem for p in NOTEBOOKS]
-    assert names == [
-        "00_setup_check",
-        "01_reading_the_data",
-        "02_exploring_the_data",
-        "03_normalizing",
-        "04_defining_the_models",
-        "05_training",
-        "06_evaluating_and_predicting",
-        "07_exporting_and_reloading",
-        "08_draw_your_own_digit",
-        "09_going_faster",
-        "10_going_further",
-    ]
+TRAINING = [p for p in NOTEBOOKS if "MODEL_TYPE" in series.declared_parameters(p)]
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +86,7 @@ def test_a_failing_notebook_is_reported(tmp_path: Path) -> None:
 def test_notebook_trains_a_missing_model_and_says_so_from_any_directory(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MNIST_TUTORIAL_OUTPUT", str(tmp_path / "empty"))
     output = tmp_path / "06.ipynb"
-    papermill.execute_notebook(
-        str(REPO_ROOT / "notebooks" / "06_evaluating_and_predicting.ipynb"), str(output),
-        parameters={"MODEL_TYPE": "fc", "EPOCHS": 1}, kernel_name="python3", cwd=str(tmp_path),
-        progress_bar=False, execution_timeout=600,
-    )
+    series.execute(series.notebook("06"), {"MODEL_TYPE": "fc", "EPOCHS": 1}, output, cwd=tmp_path, timeout=600)
     text = output.read_text()
     assert "No trained model at saved_model/mnist_fc/model.keras: training one now (1 epochs" in text
     assert (tmp_path / "empty" / "saved_model" / "mnist_fc" / "model.keras").is_file()

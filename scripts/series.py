@@ -1,0 +1,144 @@
+"""The series' shape, in one place: the notebooks in order, the model types, the quick settings, and `execute`.
+
+Everything that runs the notebooks imports this module: `scripts/run_series.py` (`make run`),
+`scripts/refresh_notebooks.py` (`make refresh`), `scripts/bench.py` (`make bench`), `conftest.py` and the tests
+(pytest puts `scripts/` on the import path, see `pytest.ini`). It imports neither TensorFlow nor the notebooks'
+`helpers`, so it costs nothing to import.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+
+# The series, in the order a learner takes it. A numbered notebook in notebooks/ that is not listed here, or a
+# listed one that is missing, fails the tests (tests/test_series.py).
+NOTEBOOK_NAMES: tuple[str, ...] = (
+    "00_setup_check",
+    "01_reading_the_data",
+    "02_exploring_the_data",
+    "03_normalizing",
+    "04_defining_the_models",
+    "05_training",
+    "06_evaluating_and_predicting",
+    "07_exporting_and_reloading",
+    "08_draw_your_own_digit",
+    "09_going_faster",
+    "10_going_further",
+)
+NOTEBOOKS: tuple[Path, ...] = tuple(NOTEBOOKS_DIR / f"{name}.ipynb" for name in NOTEBOOK_NAMES)
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"  # what counts as a notebook of the series in notebooks/
+
+# A notebook that declares MODEL_TYPE in its parameters cell is run once for each model type.
+MODEL_TYPES: tuple[str, ...] = ("fc", "cnn")
+
+# Short settings for a smoke run (`make test`, `run_series.py --quick`): given to each notebook that declares the
+# parameter, by papermill and, for nbval, by conftest.py. Notebooks 09 and 10 check their speed and accuracy
+# targets only with their own, full settings.
+QUICK_PARAMETERS: dict[str, Any] = {
+    "EPOCHS": 1,
+    "FAST_EPOCHS": 1,
+    "TRAIN_IMAGES": 2048,
+    "KNOB_IMAGES": 512,
+}
+
+def notebook(prefix: str) -> Path:
+    """The notebook whose name starts with `prefix` ("05" or "05_training")."""
+    matches = [path for path in NOTEBOOKS if path.stem.startswith(prefix)]
+    if len(matches) != 1:
+        raise ValueError(f"{prefix!r} names {len(matches)} notebooks of the series, not one")
+    return matches[0]
+
+
+def select(prefixes: Iterable[str] | None) -> list[Path]:
+    """The series' notebooks whose names start with one of `prefixes` (all of them when None or empty)."""
+    prefixes = list(prefixes or [])
+    return [path for path in NOTEBOOKS if not prefixes or any(path.name.startswith(p) for p in prefixes)]
+
+
+def declared_parameters(path: Path) -> dict[str, Any]:
+    """The names a notebook declares in its papermill parameters cell, with their inferred defaults."""
+    import papermill
+
+    return dict(papermill.inspect_notebook(str(path)))
+
+
+def quick_parameters(declared: Iterable[str]) -> dict[str, Any]:
+    """QUICK_PARAMETERS, limited to the names a notebook declares."""
+    names = set(declared)
+    return {name: value for name, value in QUICK_PARAMETERS.items() if name in names}
+
+
+def plan(
+    paths: Iterable[Path] = NOTEBOOKS,
+    *,
+    quick: bool = False,
+    epochs: int | None = None,
+    model_types: Iterable[str] = MODEL_TYPES,
+) -> list[tuple[Path, dict[str, Any]]]:
+    """Every (notebook, parameters) pair of a run of the series, in the series' order."""
+    jobs: list[tuple[Path, dict[str, Any]]] = []
+    for path in paths:
+        declared = declared_parameters(path)
+        base = quick_parameters(declared) if quick else {}
+        if epochs is not None and "EPOCHS" in declared:
+            base["EPOCHS"] = epochs
+        if "MODEL_TYPE" in declared:
+            jobs += [(path, {**base, "MODEL_TYPE": model_type}) for model_type in model_types]
+        else:
+            jobs.append((path, base))
+    return jobs
+
+
+def execute(
+    notebook: Path | str,
+    parameters: Mapping[str, Any] | None,
+    output: Path | str,
+    *,
+    cwd: Path | str | None = None,
+    timeout: int | None = 1800,
+    clean: bool = False,
+) -> Path:
+    """Execute `notebook` in a fresh kernel with papermill, `parameters` injected, into `output`.
+
+    The kernel runs in `cwd` (default: notebooks/); each cell may take `timeout` seconds. With `clean`, `output`
+    gets the notebook as it was with only the fresh outputs and execution counts (none of the run's metadata:
+    timings, papermill's record), so that `output` may be the notebook itself, and it is written only when every
+    cell ran. Raises papermill's PapermillExecutionError when a cell fails (the output notebook shows where).
+    """
+    import nbformat
+    import papermill
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    output = Path(output)
+    target = output
+    if clean:  # run into a temporary file first: a failed run leaves the original untouched
+        handle, name = tempfile.mkstemp(suffix=".ipynb", dir=output.parent)
+        os.close(handle)
+        target = Path(name)
+    try:
+        papermill.execute_notebook(
+            str(notebook), str(target), parameters=dict(parameters or {}), kernel_name="python3",
+            cwd=str(cwd or NOTEBOOKS_DIR), execution_timeout=timeout, progress_bar=False, log_output=False,
+        )
+        if clean:
+            source = nbformat.read(notebook, as_version=4)
+            executed = nbformat.read(target, as_version=4)
+            assert [c.get("id") for c in executed.cells] == [c.get("id") for c in source.cells], "cells changed"
+            for cell, ran in zip(source.cells, executed.cells):
+                if cell.cell_type == "code":
+                    cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
+            source.metadata["language_info"] = executed.metadata.get("language_info", {})
+            source.metadata.pop("widgets", None)  # widget state changes from run to run
+            nbformat.write(source, target)
+            os.replace(target, output)
+    finally:
+        if clean and target.exists():
+            target.unlink()
+    return output

@@ -1,0 +1,92 @@
+"""scripts/series.py: the one list of the notebooks, the quick settings, the plan of a run and `execute`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+import series
+
+
+def test_the_list_is_the_folder() -> None:
+    """Every numbered notebook in notebooks/ is in the series' list, in order, and every listed one exists."""
+    on_disk = sorted(path.name for path in series.NOTEBOOKS_DIR.glob(series.NOTEBOOK_GLOB))
+    assert [path.name for path in series.NOTEBOOKS] == on_disk
+    assert [name[:2] for name in series.NOTEBOOK_NAMES] == [f"{i:02d}" for i in range(len(series.NOTEBOOK_NAMES))]
+
+
+def test_model_types_agree_with_helpers() -> None:
+    import helpers
+
+    assert series.MODEL_TYPES == helpers.MODEL_TYPES
+
+
+def test_notebook_and_select_find_by_prefix() -> None:
+    assert series.notebook("05").name == "05_training.ipynb"
+    assert [p.name[:2] for p in series.select(["05", "07"])] == ["05", "07"]
+    assert series.select(None) == list(series.NOTEBOOKS)
+    with pytest.raises(ValueError, match="names 0 notebooks"):
+        series.notebook("99")
+
+
+def test_the_quick_settings_reach_only_the_notebooks_that_declare_them() -> None:
+    jobs = dict.fromkeys(series.NOTEBOOK_NAMES)
+    for path, parameters in series.plan(quick=True):
+        jobs[path.stem] = jobs[path.stem] or []
+        jobs[path.stem].append(parameters)
+    assert jobs["01_reading_the_data"] == [{}]
+    assert jobs["05_training"] == [{"EPOCHS": 1, "MODEL_TYPE": "fc"}, {"EPOCHS": 1, "MODEL_TYPE": "cnn"}]
+    assert jobs["09_going_faster"][0]["TRAIN_IMAGES"] == series.QUICK_PARAMETERS["TRAIN_IMAGES"]
+    for path, parameters in series.plan(quick=True):
+        assert set(parameters) - {"MODEL_TYPE"} <= set(series.declared_parameters(path)), path.name
+
+
+def test_plan_overrides_epochs_and_model_types() -> None:
+    jobs = series.plan(series.select(["05"]), epochs=3, model_types=["cnn"])
+    assert jobs == [(series.notebook("05"), {"EPOCHS": 3, "MODEL_TYPE": "cnn"})]
+
+
+def _tiny_notebook(path: Path, body: str) -> Path:
+    notebook = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell("GREETING = 'hello'")
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters, nbformat.v4.new_code_cell(body)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_execute_injects_parameters_and_runs_in_the_given_folder(tmp_path: Path) -> None:
+    source = _tiny_notebook(tmp_path / "tiny.ipynb", "import os\nprint(GREETING, os.path.basename(os.getcwd()))")
+    (tmp_path / "here").mkdir()
+    output = series.execute(source, {"GREETING": "bonjour"}, tmp_path / "out.ipynb", cwd=tmp_path / "here", timeout=60)
+    executed = nbformat.read(output, as_version=4)
+    assert executed.cells[-1].outputs[0]["text"] == "bonjour here\n"
+    assert "papermill" in executed.metadata, "a run into a build folder keeps papermill's record"
+
+
+def test_execute_clean_in_place_stores_only_what_a_learner_sees(tmp_path: Path) -> None:
+    source = _tiny_notebook(tmp_path / "tiny.ipynb", "print(GREETING)")
+    before = nbformat.read(source, as_version=4)
+    series.execute(source, None, source, cwd=tmp_path, timeout=60, clean=True)
+    executed = nbformat.read(source, as_version=4)
+    assert [cell.metadata for cell in executed.cells] == [cell.metadata for cell in before.cells]
+    assert executed.cells[-1].outputs[0]["text"] == "hello\n"
+    assert [cell.execution_count for cell in executed.cells] == [1, 2]
+    assert "papermill" not in executed.metadata
+    for cell in executed.cells:
+        assert not {"papermill", "execution"} & set(cell.metadata), json.dumps(cell.metadata)
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny.ipynb"], "no temporary file left behind"
+
+
+def test_execute_clean_leaves_the_notebook_as_it_was_when_a_cell_fails(tmp_path: Path) -> None:
+    from papermill.exceptions import PapermillExecutionError
+
+    source = _tiny_notebook(tmp_path / "tiny.ipynb", "raise RuntimeError('broken')")
+    before = source.read_bytes()
+    with pytest.raises(PapermillExecutionError, match="broken"):
+        series.execute(source, None, source, cwd=tmp_path, timeout=60, clean=True)
+    assert source.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny.ipynb"]
