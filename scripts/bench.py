@@ -41,7 +41,7 @@ from series import REPO_ROOT
 from series import NOTEBOOKS_DIR as NOTEBOOKS
 
 DATA_DIR = REPO_ROOT / "data"
-SECTIONS = ("notebook", "models", "data", "inference", "knobs", "recipes")
+SECTIONS = ("notebook", "models", "pipeline", "data", "inference", "knobs", "recipes")
 IDX_FILES = ("train-images.idx3-ubyte", "train-labels.idx1-ubyte", "t10k-images.idx3-ubyte", "t10k-labels.idx1-ubyte")
 
 # The targets of issue 6, checked on the recipes' results at full settings.
@@ -76,8 +76,13 @@ FURTHER = {  # notebook 10: the same CNN again; random moves of the training ima
     "steps_per_execution": 32,
 }
 
-# Environment of each recipe's process: notebook 10 turns TensorFlow's oneDNN kernels on before importing it.
-RECIPE_ENV = {"further": {"TF_ENABLE_ONEDNN_OPTS": "1"}}
+# The tutorial's fit on NumPy arrays (notebook 05) must be as fast as a plain tf.data pipeline: at most this ratio.
+PIPELINE_TARGET_RATIO = 1.05
+PIPELINES = {  # how the pipeline section feeds the tutorial's recipe
+    "arrays": "fit on NumPy arrays, as notebook 05 runs it (Keras' pipeline, autotuning off by helpers.setup)",
+    "plain": "fit on a plain tf.data pipeline: shuffle, batch, prefetch 2, autotuning off (make_dataset)",
+    "stock": "fit on NumPy arrays through Keras' pipeline as it comes (autotuning on: before the fix)",
+}
 
 
 def warmup_cosine(keras: Any, peak: float, total_steps: int, warmup_share: float) -> Any:
@@ -257,12 +262,15 @@ class _Worker:
         test_images = self.prepare(test_data)
         epoch_times: list[float] = []
 
+        epoch_cpu: list[float] = []
+
         class Timer(keras.callbacks.Callback):
             def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-                self.start = time.perf_counter()
+                self.start, self.cpu = time.perf_counter(), time.process_time()
 
             def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
                 epoch_times.append(time.perf_counter() - self.start)
+                epoch_cpu.append(time.process_time() - self.cpu)
 
         validation = (test_images, test_labels) if spec.get("validate", True) else None
         result: dict[str, Any] = {}
@@ -276,7 +284,13 @@ class _Worker:
             if recipe == "tutorial":  # notebook 05's sanity check before training
                 model.evaluate(test_images, test_labels, verbose=0)
             batch_size = spec.get("batch_size", 32)
-            if recipe == "knob":  # the pipeline of notebook 09's measurements: no autotuning thread, no stalls
+            pipeline = spec.get("pipeline", "plain" if recipe == "knob" else "arrays")
+            if pipeline == "stock" and self.has_tf:  # Keras' array pipeline as it comes, autotuning on
+                from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+                ArrayDataAdapter.get_tf_dataset = getattr(ArrayDataAdapter.get_tf_dataset, "original",
+                                                          ArrayDataAdapter.get_tf_dataset)
+            if pipeline == "plain":  # the pipeline of notebook 09's measurements: no autotuning thread, no stalls
                 data = {"x": self.dataset(train_images, train_labels, batch_size, seed), "shuffle": False}
             else:  # the tutorial's (notebook 05's) fit on NumPy arrays, through Keras' own pipeline
                 data = {"x": train_images, "y": train_labels, "batch_size": batch_size}
@@ -346,7 +360,7 @@ class _Worker:
             validated = len(test_images) / result["settings"]["epochs"]  # checked after the last epoch only
         work = flops["training"] * images_per_epoch + flops["forward"] * validated  # FLOPs of one epoch
         result.update(
-            fit_s=fit_s, epoch_s=epoch_times, tail_s=max(0.0, fit_s - sum(epoch_times)), epochs=epochs, images_per_epoch=images_per_epoch,
+            fit_s=fit_s, epoch_s=epoch_times, epoch_cpu_s=epoch_cpu, tail_s=max(0.0, fit_s - sum(epoch_times)), epochs=epochs, images_per_epoch=images_per_epoch,
             test_accuracy=accuracy, flops_per_image=flops, flops_per_epoch=work,
         )
         return result
@@ -639,6 +653,21 @@ def run_models_section(runner: Runner, repeats: int, quick: bool, model_types: t
     return {"epochs": epochs, "rows": rows}
 
 
+def run_pipeline_section(runner: Runner, repeats: int, quick: bool) -> dict[str, Any]:
+    """The tutorial's CNN recipe fed three ways, interleaved repeat by repeat so that drift hits them alike."""
+    epochs = 1 if quick else TUTORIAL["epochs"]
+    rows: dict[str, list[dict[str, Any]]] = {name: [] for name in PIPELINES}
+    for repeat in range(repeats):
+        for name in PIPELINES:
+            spec = {"kind": "train", "recipe": "tutorial", "model": "cnn", "epochs": epochs, "pipeline": name}
+            if quick:
+                spec["images"] = QUICK_CNN_IMAGES
+            record = runner.worker(spec, f"pipeline: {name}, cnn, {epochs} epochs #{repeat + 1}")
+            record.update(section="pipeline", pipeline=name)
+            rows[name].append(record)
+    return {"epochs": epochs, "rows": rows}
+
+
 def run_data_section(runner: Runner, repeats: int, quick: bool) -> dict[str, Any]:
     gz_dir = runner.tmp / "idx_gzip"
     gz_dir.mkdir(exist_ok=True)
@@ -764,7 +793,7 @@ def run_recipes_section(runner: Runner, repeats: int, quick: bool, models: dict[
             spec = {"kind": "train", "recipe": recipe, "overrides": overrides, "seed": 42 + repeat}
             if quick:
                 spec["images"] = QUICK_CNN_IMAGES
-            record = runner.worker(spec, f"recipes: {recipe} (seed {42 + repeat}) #{repeat + 1}", env=RECIPE_ENV.get(recipe))
+            record = runner.worker(spec, f"recipes: {recipe} (seed {42 + repeat}) #{repeat + 1}")
             record.update(section="recipes", recipe=recipe)
             runs.append(record)
         rows[recipe] = runs
@@ -839,6 +868,33 @@ def report(machine: dict[str, Any], results: dict[str, Any], args: argparse.Name
         lines += ["", "s/epoch includes the check on the 10,000 test images after each epoch; GFLOP/s counts it too. "
                   "'fit returns after last epoch': the seconds between the end of the last epoch and fit() returning "
                   "(NumPy input with op determinism on; see make_dataset in this script).", ""]
+
+    pipeline = results.get("pipeline")
+    if pipeline is not None:
+        plain = _median(pipeline["rows"]["plain"], "fit_s")
+        lines += [f"## The tutorial's fit: NumPy arrays vs a plain tf.data pipeline (CNN, batch 32, {pipeline['epochs']} "
+                  "epochs, test set as validation)", "",
+                  "| input | fit time | vs plain pipeline | target | met | slowest epoch / median epoch | "
+                  "fit returns after last epoch | test accuracy | other load |", "|---|---|---|---|---|---|---|---|---|"]
+        for name, runs in pipeline["rows"].items():
+            ok = [r for r in runs if r.get("returncode") == 0 and r.get("epoch_s")]
+            if not ok:
+                lines.append(f"| {PIPELINES[name]} | failed | | | | | | | |")
+                continue
+            fit = _median(ok, "fit_s")
+            spread = statistics.median([max(r["epoch_s"]) / statistics.median(r["epoch_s"]) for r in ok])
+            target, met = "", ""
+            if name == "arrays" and plain:
+                target = f"<= {PIPELINE_TARGET_RATIO:.2f}x"
+                met = "yes" if fit / plain <= PIPELINE_TARGET_RATIO else "NO"
+            lines.append(f"| {PIPELINES[name]} | {_fmt(fit, 1, ' s')} | {_ratio(fit, plain)} | {target} | {met} | "
+                         f"{spread:.2f} | {_fmt(_median(ok, 'tail_s'), 1, ' s')} | {_pct(_median(ok, 'test_accuracy'))} | "
+                         f"{_load(ok)} |")
+        lines += ["", "Medians over the repeats; the three inputs are measured in turn within each repeat. Autotuning "
+                  "on, TensorFlow 2.21 sometimes waits up to ~10 s when it deletes an epoch's iterator (its tuning "
+                  "thread missed the stop signal): the slowest epoch and the wait after the last epoch show it. "
+                  "`helpers.steady_array_pipeline` (called by `helpers.setup`) turns autotuning off for Keras' "
+                  "array pipeline.", ""]
 
     data = results.get("data")
     if data is not None:
@@ -983,6 +1039,10 @@ def main(argv: list[str] | None = None) -> int:
         if "notebook" in sections:
             print("Notebook overhead", flush=True)
             results["notebook"] = run_notebook_section(runner, args.repeats, args.quick, machine, models)
+            save()
+        if "pipeline" in sections:
+            print("The tutorial's fit: arrays vs a plain pipeline", flush=True)
+            results["pipeline"] = run_pipeline_section(runner, args.repeats, args.quick)
             save()
         if "data" in sections:
             print("Reading the data", flush=True)

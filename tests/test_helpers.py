@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -321,6 +323,36 @@ def test_setup_makes_runs_reproducible() -> None:
     second = helpers.build_model("fc").get_weights()[0]
     np.testing.assert_array_equal(first, second)
     np.testing.assert_array_equal(a, np.random.rand(3))
+
+
+def test_setup_turns_autotuning_off_in_keras_array_pipeline_and_keeps_its_batches() -> None:
+    """The pipeline `fit` builds for NumPy arrays runs without tf.data's autotuning, with the same batches."""
+    import tensorflow as tf
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    x = np.arange(100, dtype="float32").reshape(100, 1)
+    y = np.arange(100) % 10
+    helpers.setup(3)
+    patched = ArrayDataAdapter(x, y, batch_size=32, shuffle=True).get_tf_dataset()
+    assert patched.options().autotune.enabled is False
+    steady = [batch.numpy().ravel().tolist() for batch, _ in patched]
+    helpers.setup(3)  # a second call keeps one wrapper, not two
+    assert ArrayDataAdapter.get_tf_dataset.steady is True
+    original = ArrayDataAdapter.get_tf_dataset.original
+    assert not getattr(original, "steady", False)
+    helpers.setup(3)
+    stock = original(ArrayDataAdapter(x, y, batch_size=32, shuffle=True))
+    assert stock.options().autotune.enabled is not False
+    assert [batch.numpy().ravel().tolist() for batch, _ in stock] == steady
+    assert [len(b) for b in steady] == [32, 32, 32, 4] and sorted(sum(steady, [])) == list(range(100))
+    assert tf.data.Options().autotune.enabled is None, "only Keras' array pipeline changes"
+
+
+def test_tf_enable_onednn_opts_0_still_turns_onednn_off() -> None:
+    code = "import helpers; from tensorflow.python.util import _pywrap_util_port as u; print(u.IsMklEnabled())"
+    env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.stdout.strip().splitlines()[-1] == "False", result.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")

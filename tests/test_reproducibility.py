@@ -1,0 +1,49 @@
+"""oneDNN on for the whole series, and the same weights twice: training is reproducible on one machine.
+
+`import helpers` turns TensorFlow's oneDNN kernels on before TensorFlow is imported (TensorFlow leaves them off on
+some processors), and `helpers.setup(SEED)` seeds everything and makes the operations deterministic. Two fresh
+processes that train the tutorial's CNN the way notebook 05 does (`fit` on NumPy arrays, the test set as
+validation data) must end with the same weights, bit for bit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import series
+
+TRAIN = """
+import hashlib, json
+import helpers
+import tensorflow as tf
+from tensorflow.python.util import _pywrap_util_port
+
+helpers.setup(42)
+(train_data, train_labels), (test_data, test_labels) = helpers.load_mnist("idx")
+train_images, test_images = helpers.prepare(train_data[:2048]), helpers.prepare(test_data[:512])
+model = helpers.build_model("cnn")
+model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+history = model.fit(train_images, train_labels[:2048], epochs=2, validation_data=(test_images, test_labels[:512]),
+                    verbose=0)
+digest = hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest()
+print(json.dumps({"onednn": bool(_pywrap_util_port.IsMklEnabled()), "weights": digest,
+                  "val_accuracy": history.history["val_accuracy"]}))
+"""
+
+
+def _train() -> dict:
+    env = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}  # the series' default
+    result = subprocess.run([sys.executable, "-c", TRAIN], env=env, cwd=series.REPO_ROOT / "notebooks",
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_onednn_is_on_and_two_trainings_give_the_same_weights() -> None:
+    first, second = _train(), _train()
+    assert first["onednn"] is True, "import helpers should turn oneDNN on before TensorFlow is imported"
+    assert first["val_accuracy"][-1] > 0.8, first
+    assert first == second
