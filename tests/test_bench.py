@@ -6,6 +6,7 @@ The benchmark itself is run with `make bench`, not by the tests: timings are not
 from __future__ import annotations
 
 import argparse
+
 import numpy as np
 import pytest
 
@@ -86,3 +87,25 @@ def test_report_checks_the_targets(bench, fast_fit, fast_accuracy, further_fit, 
     rows = [line for line in text.splitlines() if line.startswith(("| fast |", "| further |"))]
     assert [row.split(" | ")[-2] for row in rows] == verdicts
     assert f"{fast_fit / 200:.2f}x" in rows[0]
+
+
+@pytest.mark.parametrize(("arrays_fit", "verdict"), [(41.0, "yes"), (42.0, "yes"), (42.1, "NO"), (55.0, "NO")])
+def test_report_checks_the_array_pipeline_against_the_plain_one(bench, arrays_fit, verdict) -> None:
+    """Notebook 05's fit on arrays must stay within 1.05x of the plain tf.data pipeline (medians)."""
+    machine = {"date": "2026-01-01T00:00:00+00:00", "cpu": "test CPU", "cpu_family_model": None, "cores": 2,
+               "flags": ["avx2", "fma"], "peak_gflops": 100.0, "fp32_flop_per_cycle_per_core": 32, "vector_note": "",
+               "clock_mhz": 1562.5, "clock_source": "test", "backend": "tensorflow", "onednn": True,
+               "load_start": "0 / 0 / 0"}
+
+    def runs(*fits):
+        return [_record(fit_s=f, epoch_s=[f / 5] * 5, tail_s=0.0, test_accuracy=0.988) for f in fits]
+
+    results = {"pipeline": {"epochs": 5, "rows": {
+        "arrays": runs(arrays_fit, arrays_fit + 30, arrays_fit - 1),  # median: arrays_fit
+        "plain": runs(40.0, 45.0, 38.0),  # median 40.0
+        "stock": runs(50.0, 50.0, 50.0),
+    }}}
+    text = bench.report(machine, results, argparse.Namespace(quick=False, repeats=3), elapsed=60.0)
+    row = next(line for line in text.splitlines() if line.startswith("| fit on NumPy arrays, as notebook 05"))
+    cells = [cell.strip() for cell in row.split("|")]
+    assert cells[3] == f"{arrays_fit / 40.0:.2f}x" and cells[4] == "<= 1.05x" and cells[5] == verdict
