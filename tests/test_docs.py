@@ -93,6 +93,21 @@ def test_pages_have_no_stderr_and_no_remote_assets(site: Path) -> None:
         assert "Traceback (most recent call last)" not in html, f"{name}: a traceback is on the page"
 
 
+def test_every_image_has_real_alternative_text(site: Path) -> None:
+    """What a screen reader reads out: never a missing alt, an empty one, or a file name such as 37f8...png."""
+    images = 0
+    for page in all_pages(site):
+        name = page.relative_to(site).as_posix()
+        for tag in re.findall(r"<img\b[^>]*>", page.read_text(encoding="utf-8")):
+            if re.search(r"""\bclass=["'][^"']*\blogo\b""", tag):
+                continue  # the theme's logo, if any, is named by its link
+            images += 1
+            alt = re.search(r"""\balt=(["'])(.*?)\1""", tag, re.S)
+            assert alt and len(alt.group(2).split()) >= 5, f"{name}: an image without real alternative text: {tag[:160]}"
+            assert not re.search(r"\.(png|svg|jpe?g)\b|[0-9a-f]{16}", alt.group(2)), f"{name}: alt is a file name: {tag[:160]}"
+    assert images >= 9, f"expected the series' figures on the site, found {images} images"
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Browser
 

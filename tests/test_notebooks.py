@@ -158,6 +158,19 @@ def test_exercises_have_a_hint_a_hidden_solution_and_a_check(path: Path) -> None
         assert "nbval-skip" not in check.metadata.get("tags", []) + solution.metadata.get("tags", [])
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_figure_has_alternative_text(path: Path) -> None:
+    """Each cell that draws a figure says, for a reader who cannot see it, what it shows (myst-nb's image alt)."""
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type != "code" or not any("image/png" in o.get("data", {}) for o in cell.outputs):
+            continue
+        alt = cell.metadata.get("mystnb", {}).get("image", {}).get("alt", "")
+        where = f"{path.name}: the figure of {cell.source.splitlines()[0][:60]!r}"
+        assert len(alt.split()) >= 15, f"{where} has no alternative text (metadata mystnb.image.alt) or a short one"
+        assert not re.search(r"\.(png|svg|jpe?g)\b|[0-9a-f]{16}", alt), f"{where}: the alt text names a file"
+
+
 def test_index_links_every_notebook_with_minutes() -> None:
     index = (REPO_ROOT / "index.md").read_text()
     for path in NOTEBOOKS:
