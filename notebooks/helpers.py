@@ -503,50 +503,17 @@ def write_json(path: str | os.PathLike[str], data: dict[str, Any]) -> Path:
 # Figures
 
 
-def _save_figure(fig: Any, path: str | os.PathLike[str] | None) -> None:
-    """Save a figure atomically if a path is given (a PNG without timestamps, so reruns are identical)."""
+def save_figure(fig: Any, path: str | os.PathLike[str] | None) -> None:
+    """Save a figure atomically if a path is given (a PNG without timestamps, so reruns are identical).
+
+    What it adds to `fig.savefig(path)`: the folder is created, a half-written file never replaces a good one, and
+    the same figure gives the same bytes on every run (no "Software"/date metadata), so git sees no change.
+    """
     if path is None:
         return
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     _write_atomic(Path(path), buffer.getvalue(), overwrite=True)
-
-
-def plot_samples(
-    images: np.ndarray, labels: np.ndarray, rows: int = 2, cols: int = 5, path: str | os.PathLike[str] | None = None
-) -> Any:
-    """A rows x cols grid of images titled "Label: n"; saved as PNG when path is given."""
-    import matplotlib.pyplot as plt
-
-    count = rows * cols
-    if len(images) < count or len(labels) < count:
-        raise ValueError(f"Need {count} images and labels for a {rows}x{cols} grid; got {len(images)}.")
-    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 2.2 * rows))
-    for ax, image, label in zip(np.ravel(axes), images, labels):
-        ax.imshow(np.squeeze(image), cmap="gray")
-        ax.set_title(f"Label: {int(label)}")
-        ax.axis("off")
-    fig.tight_layout()
-    _save_figure(fig, path)
-    return fig
-
-
-def plot_prediction(
-    image: np.ndarray, predicted: int, label: int, path: str | os.PathLike[str] | None = None
-) -> Any:
-    """One image titled "Predicted: p, Label: l"; saved as PNG when path is given."""
-    import matplotlib.pyplot as plt
-
-    image = np.squeeze(np.asarray(image))
-    if image.shape != IMAGE_SHAPE[:2]:
-        raise ValueError(f"Expected one 28x28 image; got shape {np.asarray(image).shape}.")
-    fig, ax = plt.subplots(figsize=(3, 3.3))
-    ax.imshow(image, cmap="gray")
-    ax.set_title(f"Predicted: {int(predicted)}, Label: {int(label)}")
-    ax.axis("off")
-    fig.tight_layout()
-    _save_figure(fig, path)
-    return fig
 
 
 def plot_history(history: dict[str, list[float]], path: str | os.PathLike[str] | None = None) -> Any:
@@ -567,7 +534,7 @@ def plot_history(history: dict[str, list[float]], path: str | os.PathLike[str] |
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)
     return fig
 
 
@@ -595,7 +562,7 @@ def plot_confusion_matrix(counts: np.ndarray, path: str | os.PathLike[str] | Non
     ax.set_ylabel("true digit")
     fig.colorbar(image, ax=ax, label="log10(count)")
     fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)
     return fig
 
 
@@ -613,15 +580,14 @@ def plot_mistakes(
         raise ValueError("The model makes no mistakes on these images: nothing to show.")
     cols = min(5, len(order))
     rows = -(-len(order) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.5 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.2 * cols, 2.9 * rows), squeeze=False, layout="constrained")
     for ax in axes.ravel():
         ax.axis("off")
     for ax, index in zip(axes.ravel(), order):
         ax.imshow(np.squeeze(images[index]), cmap="gray")
         ax.set_title(f"#{index}: {predicted[index]} ({probabilities[index, predicted[index]]:.0%})\nlabel {labels[index]}",
                      fontsize=9)
-    fig.tight_layout()
-    _save_figure(fig, path)
+    save_figure(fig, path)
     return fig
 
 

@@ -455,31 +455,18 @@ def test_load_or_train_trains_when_missing(monkeypatch: pytest.MonkeyPatch, tmp_
 # ------------------------------------------------------------------------------------------ figures
 
 
-def test_plot_samples_saves_png(tmp_path: Path, images: np.ndarray) -> None:
-    imgs = np.random.default_rng(1).integers(0, 256, (10, 28, 28), dtype=np.uint8)
-    fig = helpers.plot_samples(imgs, np.arange(10), path=tmp_path / "grid.png")
-    assert [ax.get_title() for ax in fig.axes][:3] == ["Label: 0", "Label: 1", "Label: 2"]
-    assert len(fig.axes) == 10 and not any(ax.axison for ax in fig.axes)
-    first = (tmp_path / "grid.png").read_bytes()
+def test_save_figure_writes_the_same_png_every_time(tmp_path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.imshow(np.random.default_rng(1).integers(0, 256, (28, 28)), cmap="gray")
+    helpers.save_figure(fig, tmp_path / "new" / "grid.png")  # the folder is created
+    first = (tmp_path / "new" / "grid.png").read_bytes()
     assert first.startswith(b"\x89PNG")
-    helpers.plot_samples(imgs, np.arange(10), path=tmp_path / "grid.png")
-    assert (tmp_path / "grid.png").read_bytes() == first  # reruns give identical files
-
-
-def test_plot_samples_too_few(images: np.ndarray, labels: np.ndarray) -> None:
-    with pytest.raises(ValueError, match="Need 10 images and labels for a 2x5 grid; got 7"):
-        helpers.plot_samples(images, labels)
-
-
-def test_plot_prediction(tmp_path: Path) -> None:
-    fig = helpers.plot_prediction(np.zeros((28, 28, 1)), 3, 5, path=tmp_path / "p.png")
-    assert fig.axes[0].get_title() == "Predicted: 3, Label: 5"
-    assert (tmp_path / "p.png").read_bytes().startswith(b"\x89PNG")
-
-
-def test_plot_prediction_wrong_shape() -> None:
-    with pytest.raises(ValueError, match=r"Expected one 28x28 image; got shape \(32, 32\)"):
-        helpers.plot_prediction(np.zeros((32, 32)), 1, 1)
+    helpers.save_figure(fig, tmp_path / "new" / "grid.png")
+    assert (tmp_path / "new" / "grid.png").read_bytes() == first  # reruns give identical files
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["grid.png"], "no temporary file left behind"
+    plt.close(fig)
 
 
 def test_confusion_matrix_counts() -> None:
