@@ -455,6 +455,18 @@ def test_load_or_train_trains_when_missing(monkeypatch: pytest.MonkeyPatch, tmp_
 # ------------------------------------------------------------------------------------------ figures
 
 
+def test_split_validation_holds_out_the_last_images() -> None:
+    images, labels = np.arange(7000 * 2).reshape(7000, 2), np.arange(7000)
+    (train_images, train_labels), (val_images, val_labels) = helpers.split_validation(images, labels)
+    assert len(val_images) == len(val_labels) == helpers.VALIDATION_IMAGES == 6000
+    assert train_labels.tolist() == list(range(1000)) and val_labels[0] == 1000 and val_labels[-1] == 6999
+    assert np.array_equal(val_images, images[1000:])
+    with pytest.raises(ValueError, match="Need more than 6,000 images, as many as labels"):
+        helpers.split_validation(images[:6000], labels[:6000])
+    with pytest.raises(ValueError, match="got 7,000 images and 6,999 labels"):
+        helpers.split_validation(images, labels[:-1])
+
+
 def test_save_figure_writes_the_same_png_every_time(tmp_path: Path) -> None:
     import matplotlib.pyplot as plt
 
