@@ -49,9 +49,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             continue
         if not re.search(rf"^{LONG_NOTEBOOK_PARAMETER}\s*=", cell.source, re.M):
             continue
-        declared = {name: value for name, value in series.QUICK_PARAMETERS.items()
-                    if re.search(rf"^{name}\s*=", cell.source, re.M)}
-        lines = [f"{name} = {value!r}" for name, value in declared.items()]
+        quick = series.quick_parameters(re.findall(r"^(\w+)\s*=", cell.source, re.M))
+        lines = [f"{name} = {value!r}" for name, value in quick.items()]
         cell.source = cell.source + "\n# Quick settings for the tests (conftest.py)\n" + "\n".join(lines) + "\n"
 
 

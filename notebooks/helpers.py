@@ -38,8 +38,8 @@ DATA_DIR = REPO_ROOT / "data"  # the bundled MNIST IDX files
 MODEL_TYPES = ("fc", "cnn")
 IMAGE_SHAPE = (28, 28, 1)
 NUM_CLASSES = 10
-# The validation set of every notebook (and of the benchmark): the last 6,000 training images, held out of
-# training and used for every choice; the test set is touched once, at the end. Notebook 05 shows the split.
+# The validation set of the notebooks: the last 6,000 training images, held out of training and used for every
+# choice; the test set is touched once, at the end. Notebook 05 shows the split and checks split_validation.
 VALIDATION_IMAGES = 6_000
 MNIST_FILES = {
     "train_images": "train-images.idx3-ubyte",
@@ -139,7 +139,7 @@ def steady_array_pipeline() -> None:
     Given arrays, `fit` cuts them into batches with a tf.data pipeline that autotunes, and makes a new iterator
     every epoch. In TensorFlow 2.21, deleting an iterator whose autotuning thread has missed its stop signal (a
     race in its cancellation) waits until that thread's next scheduled wake-up, up to 10 s later: epochs on a
-    2-core CPU took 7 to 8 s longer now and then, and `fit` returned seconds after its last epoch. Without
+    2-core CPU took up to 8 s longer now and then, and `fit` returned seconds after its last epoch. Without
     autotuning, the same batches in the same order, and no stalls. Idempotent; a no-op if Keras moved the class.
     """
     try:
@@ -353,7 +353,8 @@ def split_validation(images: Any, labels: Any) -> tuple[tuple[Any, Any], tuple[A
             f"Need more than {VALIDATION_IMAGES:,} images, as many as labels, to hold out a validation set; "
             f"got {len(images):,} images and {len(labels):,} labels."
         )
-    return (images[:-VALIDATION_IMAGES], labels[:-VALIDATION_IMAGES]), (images[-VALIDATION_IMAGES:], labels[-VALIDATION_IMAGES:])
+    train = (images[:-VALIDATION_IMAGES], labels[:-VALIDATION_IMAGES])
+    return train, (images[-VALIDATION_IMAGES:], labels[-VALIDATION_IMAGES:])
 
 
 def normalize_img(image: Any, label: Any) -> tuple[tf.Tensor, Any]:

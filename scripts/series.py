@@ -48,6 +48,7 @@ QUICK_PARAMETERS: dict[str, Any] = {
     "KNOB_IMAGES": 512,
 }
 
+
 def notebook(prefix: str) -> Path:
     """The notebook whose name starts with `prefix` ("05" or "05_training")."""
     matches = [path for path in NOTEBOOKS if path.stem.startswith(prefix)]
@@ -130,7 +131,8 @@ def execute(
         if clean:
             source = nbformat.read(notebook, as_version=4)
             executed = nbformat.read(target, as_version=4)
-            assert [c.get("id") for c in executed.cells] == [c.get("id") for c in source.cells], "cells changed"
+            if [c.get("id") for c in executed.cells] != [c.get("id") for c in source.cells]:
+                raise RuntimeError(f"{notebook}: the executed notebook's cells differ from the source's; not written")
             for cell, ran in zip(source.cells, executed.cells):
                 if cell.cell_type == "code":
                     cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
