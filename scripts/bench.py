@@ -244,7 +244,7 @@ class _Worker:
         return {"forward": float(forward), "training": float(training), "params": float(model.count_params())}
 
     def load(self) -> tuple[Any, Any, Any, Any]:
-        (train_data, train_labels), (test_data, test_labels) = self.helpers.load_mnist("idx")
+        (train_data, train_labels), (test_data, test_labels) = self.helpers.load_mnist()
         return train_data, train_labels, test_data, test_labels
 
     # ---------------------------------------------------------------------------------------- training
@@ -256,10 +256,13 @@ class _Worker:
             keras.mixed_precision.set_global_policy(spec["policy"])
         self.setup(seed)
         train_data, train_labels, test_data, test_labels = self.load()
+        # As the notebooks: the last 6,000 training images are the validation set, watched during training; the test
+        # set is evaluated once, after training.
+        (train_data, train_labels), (val_data, val_labels) = self.helpers.split_validation(train_data, train_labels)
         if spec.get("images"):  # knobs: a slice of the training set is enough to measure speed
             train_data, train_labels = train_data[: spec["images"]], train_labels[: spec["images"]]
         train_images = self.prepare(train_data)
-        test_images = self.prepare(test_data)
+        val_images, test_images = self.prepare(val_data), self.prepare(test_data)
         epoch_times: list[float] = []
 
         epoch_cpu: list[float] = []
@@ -272,7 +275,7 @@ class _Worker:
                 epoch_times.append(time.perf_counter() - self.start)
                 epoch_cpu.append(time.process_time() - self.cpu)
 
-        validation = (test_images, test_labels) if spec.get("validate", True) else None
+        validation = (val_images, val_labels) if spec.get("validate", True) else None
         result: dict[str, Any] = {}
         if recipe in ("tutorial", "knob"):
             model = self.helpers.build_model(spec["model"])
@@ -282,7 +285,7 @@ class _Worker:
                 steps_per_execution=spec.get("steps_per_execution", 1), jit_compile=jit,
             )
             if recipe == "tutorial":  # notebook 05's sanity check before training
-                model.evaluate(test_images, test_labels, verbose=0)
+                model.evaluate(val_images, val_labels, verbose=0)
             batch_size = spec.get("batch_size", 32)
             pipeline = spec.get("pipeline", "plain" if recipe == "knob" else "arrays")
             if pipeline == "stock" and self.has_tf:  # Keras' array pipeline as it comes, autotuning on
@@ -298,14 +301,6 @@ class _Worker:
             history = model.fit(**data, epochs=spec["epochs"], validation_data=validation, verbose=0, callbacks=[Timer()])
             fit_s = time.perf_counter() - start
             images_per_epoch = len(train_images)
-            if recipe == "tutorial" and spec.get("output"):  # notebook 05 saves the model and its metrics
-                folder = Path(spec["output"]) / f"mnist_{spec['model']}"
-                self.helpers.save_model(model, folder / "model.keras", overwrite=True)
-                accuracy = history.history["val_accuracy"][-1]
-                self.helpers.write_json(
-                    folder / "metrics.json",
-                    {"model_type": spec["model"], "epochs": spec["epochs"], "test_accuracy": accuracy, "fit_seconds": fit_s},
-                )
         elif recipe in ("fast", "further"):  # notebooks 09 and 10: the same CNN, the schedule, label smoothing
             r = {**(FAST if recipe == "fast" else FURTHER), **spec.get("overrides", {})}
             model = self.helpers.build_model("cnn")
@@ -318,6 +313,7 @@ class _Worker:
             )
             train_targets = keras.utils.to_categorical(train_labels, 10)  # label smoothing needs one-hot targets
             test_targets = keras.utils.to_categorical(test_labels, 10)
+            val_targets = keras.utils.to_categorical(val_labels, 10)
             if recipe == "further":  # as notebook 10: the moves are worked out before the clock starts
                 rng = np.random.default_rng(seed)
                 maps, pad = move_maps(np, r["max_shift"], r["max_degrees"])
@@ -325,18 +321,18 @@ class _Worker:
             if recipe == "fast":
                 history = model.fit(
                     self.dataset(train_images, train_targets, r["batch_size"], seed), epochs=r["epochs"], shuffle=False,
-                    validation_data=(test_images, test_targets) if validation else None, verbose=0, callbacks=[Timer()],
+                    validation_data=(val_images, val_targets) if validation else None, verbose=0, callbacks=[Timer()],
                 )
             else:
                 calls = []
                 for epoch in range(r["epochs"]):  # a new randomly moved copy of the training set every epoch
                     moved = self.prepare(random_moves(np, train_data, maps, pad, rng))
-                    last = epoch == r["epochs"] - 1  # the test set is checked after the last epoch only
+                    last = epoch == r["epochs"] - 1  # the validation set is checked after the last epoch only
                     call_start = time.perf_counter()
                     history = model.fit(
                         self.dataset(moved, train_targets, r["batch_size"], seed + epoch), epochs=epoch + 1,
                         initial_epoch=epoch, shuffle=False,
-                        validation_data=(test_images, test_targets) if validation and last else None, verbose=0,
+                        validation_data=(val_images, val_targets) if validation and last else None, verbose=0,
                         callbacks=[Timer()],
                     )
                     calls.append(time.perf_counter() - call_start)
@@ -349,15 +345,21 @@ class _Worker:
             raise ValueError(f"unknown recipe {recipe!r}")
         if recipe in ("tutorial", "knob"):
             test_labels_eval = test_labels
+        # The test set, once, after training (outside the timed fit).
+        accuracy = float(model.evaluate(test_images, test_labels_eval, batch_size=1024, verbose=0, return_dict=True)["accuracy"])
         if validation is not None:
-            accuracy = float(history.history["val_accuracy"][-1])
-        else:
-            accuracy = float(model.evaluate(test_images, test_labels_eval, batch_size=1024, verbose=0, return_dict=True)["accuracy"])
+            result["val_accuracy"] = float(history.history["val_accuracy"][-1])
+        if recipe == "tutorial" and spec.get("output"):  # notebook 05 saves the model and its metrics
+            folder = Path(spec["output"]) / f"mnist_{spec['model']}"
+            self.helpers.save_model(model, folder / "model.keras", overwrite=True)
+            metrics = {"model_type": spec["model"], "epochs": spec["epochs"], "test_accuracy": accuracy,
+                       "validation_accuracy": result.get("val_accuracy"), "fit_seconds": fit_s}
+            (folder / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
         flops = self.flops(model)
         epochs = spec.get("epochs") or result["settings"]["epochs"]
-        validated = len(test_images) if validation is not None else 0
+        validated = len(val_images) if validation is not None else 0
         if recipe == "further" and validation is not None:
-            validated = len(test_images) / result["settings"]["epochs"]  # checked after the last epoch only
+            validated = len(val_images) / result["settings"]["epochs"]  # checked after the last epoch only
         work = flops["training"] * images_per_epoch + flops["forward"] * validated  # FLOPs of one epoch
         result.update(
             fit_s=fit_s, epoch_s=epoch_times, epoch_cpu_s=epoch_cpu, tail_s=max(0.0, fit_s - sum(epoch_times)), epochs=epochs, images_per_epoch=images_per_epoch,
@@ -373,9 +375,9 @@ class _Worker:
         for _ in range(repeats):
             start = time.perf_counter()
             if source == "keras":
-                helpers.load_mnist("keras")
+                self.tf.keras.datasets.mnist.load_data()
             else:
-                helpers.load_mnist("idx", data_dir=self.spec["data_dir"])
+                helpers.load_mnist(data_dir=self.spec["data_dir"])
             times.append(time.perf_counter() - start)
         return {"read_s": statistics.median(times), "first_s": times[0], "reads": repeats}
 
@@ -386,7 +388,7 @@ class _Worker:
         export = Path(spec["export_dir"])
         if not (export / "saved_model.pb").exists():  # export once from the .keras file notebook 05's work saved
             model = self.helpers.load_model(Path(spec["keras_file"]))
-            self.helpers.export_model(model, export, overwrite=True)
+            self.helpers.write_atomically(export, lambda tmp: model.export(str(tmp), verbose=False), overwrite=True)
         loaded = tf.saved_model.load(str(export))
         serve = loaded.serve
         _, _, test_data, _ = self.load()
@@ -609,7 +611,7 @@ def run_notebook_section(runner: Runner, repeats: int, quick: bool, machine: dic
         return {"skipped": "TensorFlow is not installed here: the notebooks need it"}
     rows: dict[str, list[dict[str, Any]]] = {}
     for model_type in runner.args.notebook_models:
-        script_runs = [r for r in models.get("rows", {}).get(model_type, []) if r.get("images_per_epoch") == 60_000]
+        script_runs = [r for r in models.get("rows", {}).get(model_type, []) if r.get("images_per_epoch") == 54_000]  # the full training set less the validation set
         notebook_runs = []
         for repeat in range(repeats):
             if len(script_runs) <= repeat:

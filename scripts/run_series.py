@@ -1,4 +1,4 @@
-"""Execute the whole series with papermill, for both model types, and print a summary.
+"""Execute the whole series with papermill and print a summary, with the two models compared.
 
 Executed notebooks go to a build folder (never over the sources); trained models land in
 saved_model/mnist_{fc,cnn}/ (or under $MNIST_TUTORIAL_OUTPUT when that is set).
@@ -6,6 +6,7 @@ saved_model/mnist_{fc,cnn}/ (or under $MNIST_TUTORIAL_OUTPUT when that is set).
     python scripts/run_series.py                 # the README's run command calls this
     python scripts/run_series.py --epochs 1      # fewer epochs in the notebooks that train
     python scripts/run_series.py --quick         # a smoke run: QUICK_PARAMETERS (the tests use it)
+    python scripts/run_series.py --model-types cnn   # one model only (a workshop short of time)
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="override EPOCHS in the notebooks that train (default: the notebooks' own, 5)")
     parser.add_argument("--quick", action="store_true",
                         help=f"short settings for a smoke run: {series.QUICK_PARAMETERS} where a notebook declares them")
-    parser.add_argument("--model-types", nargs="+", default=list(series.MODEL_TYPES), choices=series.MODEL_TYPES)
+    parser.add_argument("--model-types", nargs="+", default=list(series.MODEL_TYPES), choices=series.MODEL_TYPES,
+                        help="the models notebooks 05-08 train and use (default: both)")
     parser.add_argument("--cell-timeout", type=int, default=1800, help="seconds one cell may run (default 1800)")
     parser.add_argument("--only", nargs="*", default=None, help="run only notebooks whose name starts so (e.g. 05)")
     return parser.parse_args(argv)
@@ -56,8 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     jobs = series.plan(series.select(args.only), quick=args.quick, epochs=args.epochs, model_types=args.model_types)
     for path, parameters in jobs:
-        suffix = f"_{parameters['MODEL_TYPE']}" if "MODEL_TYPE" in parameters else ""
-        output = build_dir / f"{path.stem}{suffix}.ipynb"
+        output = build_dir / path.name
         label = f"{path.name} {parameters}" if parameters else path.name
         print(f"Running {label} ...", flush=True)
         start = time.perf_counter()

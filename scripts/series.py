@@ -35,7 +35,8 @@ NOTEBOOK_NAMES: tuple[str, ...] = (
 NOTEBOOKS: tuple[Path, ...] = tuple(NOTEBOOKS_DIR / f"{name}.ipynb" for name in NOTEBOOK_NAMES)
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"  # what counts as a notebook of the series in notebooks/
 
-# A notebook that declares MODEL_TYPE in its parameters cell is run once for each model type.
+# The models of the series. Notebooks 05-08 declare MODEL_TYPES (both, by default) in their parameters cell; a run
+# for fewer models (`run_series.py --model-types cnn`) passes it to them.
 MODEL_TYPES: tuple[str, ...] = ("fc", "cnn")
 
 # Short settings for a smoke run (`make test`, `run_series.py --quick`): given to each notebook that declares the
@@ -90,10 +91,9 @@ def plan(
         base = quick_parameters(declared) if quick else {}
         if epochs is not None and "EPOCHS" in declared:
             base["EPOCHS"] = epochs
-        if "MODEL_TYPE" in declared:
-            jobs += [(path, {**base, "MODEL_TYPE": model_type}) for model_type in model_types]
-        else:
-            jobs.append((path, base))
+        if "MODEL_TYPES" in declared and list(model_types) != list(MODEL_TYPES):
+            base["MODEL_TYPES"] = list(model_types)
+        jobs.append((path, base))
     return jobs
 
 

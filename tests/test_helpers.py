@@ -1,4 +1,4 @@
-"""Unit tests of notebooks/helpers.py: IDX reading and writing, loading, models, saving, figures."""
+"""Unit tests of notebooks/helpers.py: IDX reading, loading, models, atomic writes, saving and loading models."""
 
 from __future__ import annotations
 
@@ -21,6 +21,27 @@ def idx_bytes(magic: int, dims: tuple[int, ...], payload: bytes) -> bytes:
     return struct.pack(f">I{len(dims)}I", magic, *dims) + payload
 
 
+def write_idx(path: Path, array: np.ndarray) -> Path:
+    """Write a uint8 array as an IDX file (gzip-compressed when the name ends in .gz): a test fixture."""
+    data = idx_bytes(0x0800 | array.ndim, array.shape, np.ascontiguousarray(array, dtype=np.uint8).tobytes())
+    path.write_bytes(gzip.compress(data, mtime=0) if path.suffix == ".gz" else data)
+    return path
+
+
+def read_images(path: Path) -> np.ndarray:
+    return helpers.read_idx(path, helpers.IMAGES_MAGIC)
+
+
+def read_labels(path: Path) -> np.ndarray:
+    return helpers.read_idx(path, helpers.LABELS_MAGIC)
+
+
+def umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @pytest.fixture
 def images() -> np.ndarray:
     rng = np.random.default_rng(0)
@@ -37,8 +58,8 @@ def labels() -> np.ndarray:
 
 @pytest.mark.parametrize("name", ["imgs.idx3-ubyte", "imgs.idx3-ubyte.gz"])
 def test_images_round_trip_raw_and_gzip(tmp_path: Path, images: np.ndarray, name: str) -> None:
-    path = helpers.write_idx(tmp_path / name, images)
-    read = helpers.read_images(path)
+    path = write_idx(tmp_path / name, images)
+    read = read_images(path)
     assert read.dtype == np.uint8 and read.shape == (7, 5, 3)
     np.testing.assert_array_equal(read, images)
     assert path.read_bytes()[:2] == (b"\x1f\x8b" if name.endswith(".gz") else b"\x00\x00")
@@ -46,60 +67,42 @@ def test_images_round_trip_raw_and_gzip(tmp_path: Path, images: np.ndarray, name
 
 @pytest.mark.parametrize("name", ["labels.idx1-ubyte", "labels.idx1-ubyte.gz"])
 def test_labels_round_trip_raw_and_gzip(tmp_path: Path, labels: np.ndarray, name: str) -> None:
-    path = helpers.write_idx(tmp_path / name, labels)
-    np.testing.assert_array_equal(helpers.read_labels(path), labels)
+    path = write_idx(tmp_path / name, labels)
+    np.testing.assert_array_equal(read_labels(path), labels)
 
 
 def test_gzip_detected_by_content_not_name(tmp_path: Path, labels: np.ndarray) -> None:
     path = tmp_path / "labels-no-gz-suffix"
     path.write_bytes(gzip.compress(idx_bytes(2049, (7,), labels.tobytes())))
-    np.testing.assert_array_equal(helpers.read_labels(path), labels)
+    np.testing.assert_array_equal(read_labels(path), labels)
 
 
 def test_empty_set_of_images_is_fine(tmp_path: Path) -> None:
     path = tmp_path / "none.idx3"
     path.write_bytes(idx_bytes(2051, (0, 28, 28), b""))
-    assert helpers.read_images(path).shape == (0, 28, 28)
-
-
-def test_write_idx_does_not_overwrite(tmp_path: Path, labels: np.ndarray) -> None:
-    path = helpers.write_idx(tmp_path / "l.idx1", labels)
-    before = path.read_bytes()
-    with pytest.raises(FileExistsError, match="already exists; pass overwrite=True"):
-        helpers.write_idx(path, labels[:3])
-    assert path.read_bytes() == before
-    helpers.write_idx(path, labels[:3], overwrite=True)
-    assert helpers.read_labels(path).tolist() == labels[:3].tolist()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["l.idx1"]  # no temp file left behind
-    assert path.stat().st_mode & 0o777 == 0o666 & ~helpers._umask()  # not mkstemp's private 0600
-
-
-def test_write_idx_rejects_wrong_dtype(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="uint8"):
-        helpers.write_idx(tmp_path / "f.idx", np.zeros(3, dtype=np.float32))
-    assert not (tmp_path / "f.idx").exists()
+    assert read_images(path).shape == (0, 28, 28)
 
 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such file"):
-        helpers.read_images(tmp_path / "nope.idx3-ubyte")
+        read_images(tmp_path / "nope.idx3-ubyte")
 
 
 def test_missing_bundled_file_says_where_the_data_should_be() -> None:
     with pytest.raises(FileNotFoundError, match=r"bundles MNIST in data/.*git checkout -- data/"):
-        helpers.read_images(helpers.DATA_DIR / "does-not-exist.idx3-ubyte")
+        read_images(helpers.DATA_DIR / "does-not-exist.idx3-ubyte")
 
 
 def test_directory(tmp_path: Path) -> None:
     with pytest.raises(IsADirectoryError, match="is a directory, not an IDX file"):
-        helpers.read_labels(tmp_path)
+        read_labels(tmp_path)
 
 
 def test_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "empty"
     path.write_bytes(b"")
     with pytest.raises(helpers.IDXFormatError, match=r"empty \(0 bytes\)"):
-        helpers.read_images(path)
+        read_images(path)
 
 
 @pytest.mark.parametrize("content", [b"\x00\x00", struct.pack(">II", 2051, 10)])
@@ -107,34 +110,34 @@ def test_header_cut_short(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "short"
     path.write_bytes(content)
     with pytest.raises(helpers.IDXFormatError, match=r"header cut short: \d+ bytes, an IDX image file needs 16"):
-        helpers.read_images(path)
+        read_images(path)
 
 
 def test_wrong_magic_labels_given_to_read_images(tmp_path: Path, labels: np.ndarray) -> None:
-    path = helpers.write_idx(tmp_path / "labels.idx1", labels)
+    path = write_idx(tmp_path / "labels.idx1", labels)
     with pytest.raises(helpers.IDXFormatError, match=r"wrong magic number 2049.*starts with 2051.*a label file"):
-        helpers.read_images(path)
+        read_images(path)
 
 
 def test_wrong_magic_unknown(tmp_path: Path) -> None:
     path = tmp_path / "picture.png"
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
     with pytest.raises(helpers.IDXFormatError, match=r"wrong magic number .*Is it an IDX file at all\?"):
-        helpers.read_labels(path)
+        read_labels(path)
 
 
 def test_payload_shorter_than_declared(tmp_path: Path) -> None:
     path = tmp_path / "trunc"
     path.write_bytes(idx_bytes(2051, (2, 28, 28), bytes(28 * 28 + 5)))
     with pytest.raises(helpers.IDXFormatError, match=r"payload shorter than the header declares.*1,568 bytes.*789"):
-        helpers.read_images(path)
+        read_images(path)
 
 
 def test_payload_longer_than_declared(tmp_path: Path) -> None:
     path = tmp_path / "long"
     path.write_bytes(idx_bytes(2049, (3,), bytes(4)))
     with pytest.raises(helpers.IDXFormatError, match=r"payload longer than the header declares.*3 bytes.*holds 4"):
-        helpers.read_labels(path)
+        read_labels(path)
 
 
 @pytest.mark.parametrize("gz", [False, True])
@@ -143,28 +146,32 @@ def test_payload_mismatch_in_gzip(tmp_path: Path, gz: bool) -> None:
     path = tmp_path / "l"
     path.write_bytes(gzip.compress(data) if gz else data)
     with pytest.raises(helpers.IDXFormatError, match=r"payload shorter.*10 bytes.*holds 6"):
-        helpers.read_labels(path)
+        read_labels(path)
 
 
 def test_gzip_payload_longer(tmp_path: Path) -> None:
     path = tmp_path / "l.gz"
     path.write_bytes(gzip.compress(idx_bytes(2049, (10,), bytes(12))))
     with pytest.raises(helpers.IDXFormatError, match=r"payload longer.*holds 12"):
-        helpers.read_labels(path)
+        read_labels(path)
 
 
 @pytest.mark.parametrize("gz", [False, True])
-def test_absurd_sizes_do_not_allocate(tmp_path: Path, gz: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_absurd_sizes_do_not_allocate(tmp_path: Path, gz: bool) -> None:
     data = idx_bytes(2051, (0xFFFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF), bytes(100))
     path = tmp_path / "absurd"
     path.write_bytes(gzip.compress(data) if gz else data)
-    reads: list[int] = []
-    real = helpers._read_exact
-    monkeypatch.setattr(helpers, "_read_exact", lambda s, n: reads.append(n) or real(s, n))
+    import tracemalloc
+
     pattern = "absurd sizes" if gz else "payload shorter than the header declares"
-    with pytest.raises(helpers.IDXFormatError, match=pattern):
-        helpers.read_images(path)
-    assert reads == [16]  # only the header was read; the payload never was
+    tracemalloc.start()
+    try:
+        with pytest.raises(helpers.IDXFormatError, match=pattern):
+            read_images(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20, f"{peak:,} bytes allocated: the payload should never have been read"
 
 
 def test_corrupt_gzip(tmp_path: Path, images: np.ndarray) -> None:
@@ -172,7 +179,7 @@ def test_corrupt_gzip(tmp_path: Path, images: np.ndarray) -> None:
     path = tmp_path / "bad.gz"
     path.write_bytes(good[:10] + bytes(len(good) - 10))
     with pytest.raises(helpers.IDXFormatError, match="corrupt gzip stream"):
-        helpers.read_images(path)
+        read_images(path)
 
 
 def test_truncated_gzip(tmp_path: Path, images: np.ndarray) -> None:
@@ -180,21 +187,21 @@ def test_truncated_gzip(tmp_path: Path, images: np.ndarray) -> None:
     path = tmp_path / "cut.gz"
     path.write_bytes(good[: len(good) // 2])
     with pytest.raises(helpers.IDXFormatError, match="corrupt gzip stream"):
-        helpers.read_images(path)
+        read_images(path)
 
 
 def test_error_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "named-file.idx1"
     path.write_bytes(b"\x00")
     with pytest.raises(helpers.IDXFormatError, match="named-file.idx1"):
-        helpers.read_labels(path)
+        read_labels(path)
 
 
 # ------------------------------------------------------------------------------------------- loading
 
 
 def test_load_mnist_idx_shapes() -> None:
-    (train_data, train_labels), (test_data, test_labels) = helpers.load_mnist("idx")
+    (train_data, train_labels), (test_data, test_labels) = helpers.load_mnist()
     assert train_data.shape == (60000, 28, 28) and test_data.shape == (10000, 28, 28)
     assert train_labels.shape == (60000,) and test_labels.shape == (10000,)
     assert train_data.dtype == np.uint8 and train_labels.dtype == np.uint8
@@ -203,50 +210,10 @@ def test_load_mnist_idx_shapes() -> None:
 
 def test_load_mnist_from_other_folder(tmp_path: Path, images: np.ndarray, labels: np.ndarray) -> None:
     for key, name in helpers.MNIST_FILES.items():
-        helpers.write_idx(tmp_path / name, images if "images" in key else labels)
-    (a, b), (c, d) = helpers.load_mnist("idx", data_dir=tmp_path)
+        write_idx(tmp_path / name, images if "images" in key else labels)
+    (a, b), (c, d) = helpers.load_mnist(data_dir=tmp_path)
     np.testing.assert_array_equal(a, images)
     np.testing.assert_array_equal(d, labels)
-
-
-def test_load_mnist_unknown_source() -> None:
-    with pytest.raises(ValueError, match="Unknown data source 'web'; use 'idx' or 'keras'"):
-        helpers.load_mnist("web")
-
-
-def test_load_mnist_keras_offline_falls_back(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    def offline() -> None:
-        print("Downloading data from https://example.invalid/mnist.npz")
-        raise Exception("URL fetch failure on https://example.invalid/mnist.npz: None -- [Errno -2] Name unknown")
-
-    monkeypatch.setattr(helpers.tf.keras.datasets.mnist, "load_data", offline)
-    (train_data, _), (test_data, _) = helpers.load_mnist("keras")
-    out = capsys.readouterr()
-    assert out.out.count("\n") == 1 and out.out.startswith("Offline:") and "bundled IDX files in data/" in out.out
-    assert out.err == ""
-    assert train_data.shape == (60000, 28, 28) and test_data.shape == (10000, 28, 28)
-
-
-def test_load_mnist_keras_other_errors_propagate(monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken() -> None:
-        raise ValueError("cache file is corrupt")
-
-    monkeypatch.setattr(helpers.tf.keras.datasets.mnist, "load_data", broken)
-    with pytest.raises(ValueError, match="cache file is corrupt"):
-        helpers.load_mnist("keras")
-
-
-def test_load_mnist_keras_uses_keras_when_available(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = ((np.zeros((1, 28, 28), np.uint8), np.zeros(1, np.uint8)),) * 2
-    monkeypatch.setattr(helpers.tf.keras.datasets.mnist, "load_data", lambda: fake)
-    assert helpers.load_mnist("keras") is fake
-
-
-def test_normalize_img() -> None:
-    image = np.array([[0, 51, 255]], dtype=np.uint8)
-    normalized, label = helpers.normalize_img(image, 7)
-    assert normalized.dtype == helpers.tf.float32 and label == 7
-    np.testing.assert_allclose(normalized.numpy(), [[0.0, 0.2, 1.0]])
 
 
 def test_prepare_adds_channel_axis() -> None:
@@ -269,7 +236,7 @@ def test_paths_resolve_from_repo_root(monkeypatch: pytest.MonkeyPatch, tmp_path:
     root = series.REPO_ROOT
     assert helpers.REPO_ROOT == root
     assert helpers.DATA_DIR == root / "data"
-    assert helpers.assets_dir() == root / "assets"
+    assert helpers.output_root() == root
     assert helpers.model_dir("fc") == root / "saved_model" / "mnist_fc"
     assert helpers.show_path(root / "saved_model" / "mnist_cnn" / "model.keras") == "saved_model/mnist_cnn/model.keras"
 
@@ -277,8 +244,8 @@ def test_paths_resolve_from_repo_root(monkeypatch: pytest.MonkeyPatch, tmp_path:
 def test_output_root_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MNIST_TUTORIAL_OUTPUT", str(tmp_path))
     assert helpers.model_dir("cnn") == tmp_path.resolve() / "saved_model" / "mnist_cnn"
-    assert helpers.assets_dir() == tmp_path.resolve() / "assets"
-    assert helpers.show_path(helpers.assets_dir() / "x.png") == "assets/x.png"
+    assert helpers.output_root() == tmp_path.resolve()
+    assert helpers.show_path(helpers.output_root() / "assets" / "x.png") == "assets/x.png"
 
 
 def test_model_dir_unknown_type() -> None:
@@ -305,7 +272,7 @@ def test_build_model_layers() -> None:
 
 def test_build_model_prints_no_warning(recwarn: pytest.WarningsRecorder, capfd) -> None:
     helpers.build_model("cnn")
-    helpers.build_model("fc", input_shape=(28, 28), num_classes=3)
+    helpers.build_model("fc")
     assert [str(w.message) for w in recwarn] == []
     assert capfd.readouterr().err == ""
 
@@ -358,7 +325,8 @@ def test_tf_enable_onednn_opts_0_still_turns_onednn_off() -> None:
 @pytest.fixture(scope="module")
 def tiny_model():
     helpers.setup(0)
-    model = helpers.compile_model(helpers.build_model("fc"))
+    model = helpers.build_model("fc")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     x = helpers.prepare(np.random.default_rng(0).integers(0, 256, (64, 28, 28), dtype=np.uint8))
     model.fit(x, np.arange(64) % 10, epochs=1, verbose=0)
     return model, x
@@ -396,17 +364,52 @@ def test_save_model_wrong_suffix(tmp_path: Path, tiny_model) -> None:
         helpers.save_model(tiny_model[0], tmp_path / "model.pkl")
 
 
-def test_export_and_reload_savedmodel(tmp_path: Path, tiny_model) -> None:
+def test_export_a_savedmodel_atomically(tmp_path: Path, tiny_model) -> None:
+    """Notebook 07 writes the SavedModel folder with write_atomically(path, model.export): a folder replaced whole."""
     model, x = tiny_model
-    path = helpers.export_model(model, tmp_path / "serving")
+
+    def export(tmp: Path) -> None:
+        model.export(str(tmp), verbose=False)
+
+    path = helpers.write_atomically(tmp_path / "serving", export)
     assert (path / "saved_model.pb").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["serving"]
     reloaded = helpers.tf.saved_model.load(str(path))
-    np.testing.assert_array_equal(reloaded.serve(x).numpy(), model(x).numpy())
-    with pytest.raises(FileExistsError):
-        helpers.export_model(model, path)
-    helpers.export_model(model, path, overwrite=True)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["serving"]
+    np.testing.assert_allclose(reloaded.serve(x).numpy(), model(x).numpy(), rtol=0, atol=1e-6)
+    with pytest.raises(FileExistsError, match="already exists; pass overwrite=True"):
+        helpers.write_atomically(path, export)
+    (path / "stale.txt").write_text("from an older export")
+    helpers.write_atomically(path, export, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["serving"] and not (path / "stale.txt").exists()
+
+
+def test_write_atomically_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> None:
+    path = tmp_path / "metrics.json"
+    path.write_text("good")
+
+    def broken(tmp: Path) -> None:
+        tmp.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        helpers.write_atomically(path, broken, overwrite=True)
+    assert path.read_text() == "good" and [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+    helpers.write_atomically(path, lambda tmp: tmp.write_text("new"), overwrite=True)
+    assert path.read_text() == "new" and path.stat().st_mode & 0o777 == 0o666 & ~umask()
+
+
+def test_write_atomically_keeps_the_old_folder_when_writing_fails(tmp_path: Path) -> None:
+    folder = tmp_path / "serving"
+    folder.mkdir()
+    (folder / "saved_model.pb").write_text("good")
+
+    def broken(tmp: Path) -> None:
+        tmp.mkdir()
+        raise RuntimeError("export failed")
+
+    with pytest.raises(RuntimeError, match="export failed"):
+        helpers.write_atomically(folder, broken, overwrite=True)
+    assert (folder / "saved_model.pb").read_text() == "good" and [p.name for p in tmp_path.iterdir()] == ["serving"]
 
 
 def test_load_model_missing(tmp_path: Path) -> None:
@@ -442,17 +445,22 @@ def test_load_or_train_loads_existing(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert model.count_params() == 104_938
 
 
-def test_load_or_train_trains_when_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, tiny_model, capsys) -> None:
+def test_load_or_train_trains_when_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys) -> None:
+    """A missing model is trained on the training images less the validation set, and saved."""
     monkeypatch.setenv("MNIST_TUTORIAL_OUTPUT", str(tmp_path))
-    calls = []
-    monkeypatch.setattr(helpers, "train_model", lambda *a, **k: calls.append((a, k)) or tiny_model[0])
-    helpers.load_or_train("fc", epochs=2)
+    rng = np.random.default_rng(0)
+    images, labels = rng.integers(0, 256, (6_064, 28, 28), dtype=np.uint8), np.arange(6_064) % 10
+    monkeypatch.setattr(helpers, "load_mnist", lambda: ((images, labels), (images[:10], labels[:10])))
+    fits, fit = [], helpers.keras.Model.fit
+    monkeypatch.setattr(helpers.keras.Model, "fit", lambda self, x, y, **kw: fits.append((len(x), len(y), kw)) or fit(self, x, y, **kw))
+    model = helpers.load_or_train("fc", epochs=2)
     assert "No trained model at saved_model/mnist_fc/model.keras: training one now (2 epochs" in capsys.readouterr().out
-    assert calls == [(("fc",), {"epochs": 2, "seed": 42})]
-    assert (tmp_path / "saved_model" / "mnist_fc" / "model.keras").exists()
+    assert fits == [(64, 64, {"epochs": 2, "verbose": 0})], "64 images: the last 6,000 are the validation set"
+    assert type(model.optimizer).__name__ == "Adam" and model.loss == "sparse_categorical_crossentropy"
+    assert helpers.load_model(tmp_path / "saved_model" / "mnist_fc" / "model.keras").count_params() == 104_938
 
 
-# ------------------------------------------------------------------------------------------ figures
+# ------------------------------------------------------------------------------- validation split, figures
 
 
 def test_split_validation_holds_out_the_last_images() -> None:
@@ -481,37 +489,23 @@ def test_save_figure_writes_the_same_png_every_time(tmp_path: Path) -> None:
     plt.close(fig)
 
 
-def test_confusion_matrix_counts() -> None:
-    counts = helpers.confusion_matrix(np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 2, 0]), num_classes=3)
-    assert counts.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
-    assert counts.sum() == 6
+# ---------------------------------------------------------------------------------------------- the module
 
 
-def test_confusion_matrix_shape_mismatch() -> None:
-    with pytest.raises(ValueError, match="differ in shape"):
-        helpers.confusion_matrix(np.zeros(3), np.zeros(4))
+def test_helpers_holds_only_what_notebooks_share_and_stays_short() -> None:
+    """helpers.py: at most 300 lines, and each public function used by two notebooks (or by one and by helpers)."""
+    import ast
+    import re
 
+    import nbformat
 
-def test_plot_history(tmp_path: Path) -> None:
-    history = {"loss": [0.3, 0.1], "accuracy": [0.9, 0.97], "val_loss": [0.2, 0.15], "val_accuracy": [0.93, 0.95]}
-    fig = helpers.plot_history(history, path=tmp_path / "h.png")
-    assert [ax.get_title() for ax in fig.axes] == ["Loss", "Accuracy"]
-    assert (tmp_path / "h.png").exists()
-    with pytest.raises(ValueError, match=r"history lacks \['val_accuracy', 'val_loss'\]"):
-        helpers.plot_history({"loss": [1.0], "accuracy": [0.5]})
-
-
-def test_plot_confusion_matrix_writes_counts() -> None:
-    fig = helpers.plot_confusion_matrix(np.array([[5, 1], [0, 7]]))
-    assert sorted(t.get_text() for t in fig.axes[0].texts) == ["0", "1", "5", "7"]
-
-
-def test_plot_mistakes_most_confident_first() -> None:
-    images = np.zeros((4, 28, 28))
-    labels = np.array([0, 1, 2, 3])
-    probabilities = np.array([[0.9, 0.1, 0, 0], [0.8, 0.2, 0, 0], [0, 0, 0.1, 0.9], [0, 0, 0, 1.0]])
-    fig = helpers.plot_mistakes(images, labels, probabilities, count=5)
-    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
-    assert titles == ["#2: 3 (90%)\nlabel 2", "#1: 0 (80%)\nlabel 1"]
-    with pytest.raises(ValueError, match="no mistakes"):
-        helpers.plot_mistakes(images[3:], labels[3:], probabilities[3:])
+    source = Path(helpers.__file__).read_text()
+    assert len(source.splitlines()) <= 300, "helpers.py reads top to bottom in five minutes: at most 300 lines"
+    code = {path.name: "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+            for path in series.NOTEBOOKS}
+    functions = [node.name for node in ast.parse(source).body
+                 if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")]
+    for name in functions:
+        notebooks = [n for n, text in code.items() if re.search(rf"\bhelpers\.{name}\b", text)]
+        inside = len(re.findall(rf"\b{name}\(", source)) > 1  # called by another helper, not only defined
+        assert len(notebooks) + inside >= 2, f"helpers.{name} serves {notebooks or 'no notebook'}: move it there"

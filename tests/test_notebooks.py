@@ -1,4 +1,4 @@
-"""The series itself: papermill executes every notebook for both model types; the notebooks follow the conventions.
+"""The series itself: papermill executes the notebooks that train (both models); the notebooks follow the conventions.
 
 nbval checks the committed outputs separately (pytest collects notebooks/*.ipynb with --nbval, see pytest.ini).
 """
@@ -18,10 +18,10 @@ import pytest
 import series
 from series import NOTEBOOKS, REPO_ROOT
 
-# The notebooks that take MODEL_TYPE. The test run executes each notebook once where it can: nbval runs every
-# committed notebook (its stored outputs, the default model type, see conftest.py for 09 and 10); papermill runs
-# the README's run command for these notebooks only, for both model types, with the quick settings.
-TRAINING = [p for p in NOTEBOOKS if "MODEL_TYPE" in series.declared_parameters(p)]
+# The notebooks that train or use the two models (they declare MODEL_TYPES). The test run executes each notebook
+# once where it can: nbval runs every committed notebook (its stored outputs; see conftest.py for 09 and 10);
+# papermill runs the README's run command for these notebooks only, with the quick settings.
+TRAINING = [p for p in NOTEBOOKS if "MODEL_TYPES" in series.declared_parameters(p)]
 
 
 @pytest.fixture(scope="module")
@@ -41,10 +41,10 @@ def test_the_notebooks_that_train_are_the_ones_expected() -> None:
     assert [p.name[:2] for p in TRAINING] == ["05", "06", "07", "08"]
 
 
-def test_run_series_executes_the_notebooks_that_train_for_both_models(series_run) -> None:
+def test_run_series_executes_the_notebooks_that_train_both_models(series_run) -> None:
     result, build, _ = series_run
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    expected = [f"{path.stem}_{m}.ipynb" for path in TRAINING for m in series.MODEL_TYPES]
+    expected = [path.name for path in TRAINING]
     assert sorted(p.name for p in build.glob("*.ipynb")) == sorted(expected)
     summary = result.stdout.split("\nSummary\n", 1)[1]
     for name in expected:
@@ -84,13 +84,14 @@ def test_a_missing_model_is_trained_from_any_directory_and_a_failing_notebook_is
         env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )
     # The notebook trains the missing model (and says so) and saves it, wherever it is started from ...
-    executed = (tmp_path / "build" / "06_evaluating_and_predicting_fc.ipynb").read_text()
+    executed = (tmp_path / "build" / "06_evaluating_and_predicting.ipynb").read_text()
     assert "No trained model at saved_model/mnist_fc/model.keras: training one now (0 epochs" in executed
     assert (tmp_path / "out" / "saved_model" / "mnist_fc" / "model.keras").is_file()
     # ... and 0 epochs train nothing, so its accuracy check fails and the run says which notebook failed.
     assert result.returncode == 1
-    assert re.search(r"06_evaluating_and_predicting_fc\.ipynb\s+FAILED \(AssertionError", result.stdout), result.stdout
-    assert "1 notebook run(s) failed: 06_evaluating_and_predicting_fc.ipynb" in result.stdout
+    assert re.search(r"06_evaluating_and_predicting\.ipynb\s+FAILED \(AssertionError", result.stdout), result.stdout
+    assert "1 notebook run(s) failed: 06_evaluating_and_predicting.ipynb" in result.stdout
+    assert not (tmp_path / "out" / "saved_model" / "mnist_cnn").exists(), "--model-types fc: the FC model only"
 
 
 # ------------------------------------------------------------------------------------------------ conventions

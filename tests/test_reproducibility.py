@@ -2,8 +2,8 @@
 
 `import helpers` turns TensorFlow's oneDNN kernels on before TensorFlow is imported (TensorFlow leaves them off on
 some processors), and `helpers.setup(SEED)` seeds everything and makes the operations deterministic. Two fresh
-processes that train the tutorial's CNN the way notebook 05 does (`fit` on NumPy arrays, the test set as
-validation data) must end with the same weights, bit for bit.
+processes that train the tutorial's CNN the way notebook 05 does (`fit` on NumPy arrays, with validation data)
+must end with the same weights, bit for bit.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import tensorflow as tf
 from tensorflow.python.util import _pywrap_util_port
 
 helpers.setup(42)
-(train_data, train_labels), (test_data, test_labels) = helpers.load_mnist("idx")
-train_images, test_images = helpers.prepare(train_data[:2048]), helpers.prepare(test_data[:512])
+(train_data, train_labels), (val_data, val_labels) = helpers.split_validation(*helpers.load_mnist()[0])
+train_images, val_images = helpers.prepare(train_data[:2048]), helpers.prepare(val_data[:512])
 model = helpers.build_model("cnn")
 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-history = model.fit(train_images, train_labels[:2048], epochs=2, validation_data=(test_images, test_labels[:512]),
+history = model.fit(train_images, train_labels[:2048], epochs=2, validation_data=(val_images, val_labels[:512]),
                     verbose=0)
 digest = hashlib.sha256(b"".join(w.tobytes() for w in model.get_weights())).hexdigest()
 print(json.dumps({"onednn": bool(_pywrap_util_port.IsMklEnabled()), "weights": digest,

@@ -37,15 +37,17 @@ def test_the_quick_settings_reach_only_the_notebooks_that_declare_them() -> None
         jobs[path.stem] = jobs[path.stem] or []
         jobs[path.stem].append(parameters)
     assert jobs["01_reading_the_data"] == [{}]
-    assert jobs["05_training"] == [{"EPOCHS": 1, "MODEL_TYPE": "fc"}, {"EPOCHS": 1, "MODEL_TYPE": "cnn"}]
+    assert jobs["05_training"] == [{"EPOCHS": 1}]
     assert jobs["09_going_faster"][0]["TRAIN_IMAGES"] == series.QUICK_PARAMETERS["TRAIN_IMAGES"]
     for path, parameters in series.plan(quick=True):
-        assert set(parameters) - {"MODEL_TYPE"} <= set(series.declared_parameters(path)), path.name
+        assert set(parameters) <= set(series.declared_parameters(path)), path.name
 
 
 def test_plan_overrides_epochs_and_model_types() -> None:
-    jobs = series.plan(series.select(["05"]), epochs=3, model_types=["cnn"])
-    assert jobs == [(series.notebook("05"), {"EPOCHS": 3, "MODEL_TYPE": "cnn"})]
+    jobs = series.plan(series.select(["05", "09"]), epochs=3, model_types=["cnn"])
+    assert jobs[0] == (series.notebook("05"), {"EPOCHS": 3, "MODEL_TYPES": ["cnn"]})
+    assert "MODEL_TYPES" not in jobs[1][1], "09 trains the CNN only and does not declare MODEL_TYPES"
+    assert series.plan(series.select(["06"]), model_types=series.MODEL_TYPES) == [(series.notebook("06"), {})]
 
 
 def _tiny_notebook(path: Path, body: str) -> Path:
