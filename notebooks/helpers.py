@@ -144,9 +144,11 @@ def read_idx(path: str | os.PathLike[str], expected_magic: int) -> np.ndarray:
                     f"more than a {file_size:,}-byte gzip file can hold. The file is corrupt."
                 )
             actual = file_size - header_size if not is_gzip else None
-            if actual is None or actual == expected:
-                payload = stream.read(expected + 1)
-                actual = len(payload) + (len(stream.read()) if len(payload) > expected else 0)
+            if actual is None or actual == expected:  # read in chunks: memory grows with the data actually there
+                payload, chunks = bytearray(), iter(lambda: stream.read(1 << 20), b"")
+                while len(payload) <= expected and (chunk := next(chunks, b"")):
+                    payload += chunk
+                actual = len(payload) + sum(len(chunk) for chunk in chunks)
     except (gzip.BadGzipFile, zlib.error, EOFError) as error:
         raise IDXFormatError(f"{where}: corrupt gzip stream ({error}). Download or copy the file again.") from error
     if actual != expected:
@@ -281,9 +283,10 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], Any],
         if old.exists() and not path.exists():
             old.rename(path)
         raise
-    finally:
-        for leftover in (tmp, old):
-            shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+    finally:  # the old copy goes only once the new one is in place
+        for leftover in (tmp, old) if path.exists() else (tmp,):
+            with contextlib.suppress(OSError):
+                shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink(missing_ok=True)
     return path
 
 

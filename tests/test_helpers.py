@@ -509,3 +509,19 @@ def test_helpers_holds_only_what_notebooks_share_and_stays_short() -> None:
         notebooks = [n for n, text in code.items() if re.search(rf"\bhelpers\.{name}\b", text)]
         inside = len(re.findall(rf"\b{name}\(", source)) > 1  # called by another helper, not only defined
         assert len(notebooks) + inside >= 2, f"helpers.{name} serves {notebooks or 'no notebook'}: move it there"
+
+
+def test_a_gzip_file_that_declares_more_than_it_holds_is_read_in_chunks(tmp_path: Path) -> None:
+    """A header within deflate's ratio but far beyond the data: memory grows with the data, not with the header."""
+    import tracemalloc
+
+    path = tmp_path / "big.gz"
+    path.write_bytes(gzip.compress(idx_bytes(2051, (1000, 1000, 1000), os.urandom(1_000_000))))
+    tracemalloc.start()
+    try:
+        with pytest.raises(helpers.IDXFormatError, match=r"payload shorter.*holds 1,000,000 bytes"):
+            read_images(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000, f"{peak:,} bytes allocated for a 1 MB payload"
