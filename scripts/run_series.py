@@ -31,17 +31,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"short settings for a smoke run: {series.QUICK_PARAMETERS} where a notebook declares them")
     parser.add_argument("--model-types", nargs="+", default=list(series.MODEL_TYPES), choices=series.MODEL_TYPES,
                         help="the models notebooks 05-08 train and use (default: both)")
+    parser.add_argument("--exercises", action="store_true",
+                        help="prove the exercises (each wrong answer and solution run after its check) and run the "
+                             "experiments that train (the tests use it)")
     parser.add_argument("--cell-timeout", type=int, default=1800, help="seconds one cell may run (default 1800)")
     parser.add_argument("--only", nargs="*", default=None, help="run only notebooks whose name starts so (e.g. 05)")
     return parser.parse_args(argv)
 
 
-def compare_models(output_root: Path, model_types: list[str]) -> str:
-    """A Markdown table of the models trained in this run: parameters, seconds per epoch, test accuracy."""
+def compare_models(output_root: Path, model_types: list[str], since: float = 0.0) -> str:
+    """A Markdown table of the models trained in this run (their metrics.json written after `since`): parameters,
+    seconds per epoch, test accuracy."""
     lines = ["| model | parameters | epochs | seconds per epoch | test accuracy |", "|---|---:|---:|---:|---:|"]
     for model_type in model_types:
         metrics_path = output_root / "saved_model" / f"mnist_{model_type}" / "metrics.json"
-        if metrics_path.exists():
+        if metrics_path.exists() and metrics_path.stat().st_mtime >= since:
             m = json.loads(metrics_path.read_text())
             lines.append(f"| {model_type.upper()} | {m['parameters']:,} | {m['epochs']} | "
                          f"{m['seconds_per_epoch']:.1f} | {m['test_accuracy']:.4f} |")
@@ -56,7 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     build_dir.mkdir(parents=True, exist_ok=True)
     output_root = Path(os.environ.get("MNIST_TUTORIAL_OUTPUT") or series.REPO_ROOT)
     rows = []
-    jobs = series.plan(series.select(args.only), quick=args.quick, epochs=args.epochs, model_types=args.model_types)
+    started = time.time()
+    jobs = series.plan(series.select(args.only), quick=args.quick, epochs=args.epochs, model_types=args.model_types,
+                       exercises=args.exercises)
     for path, parameters in jobs:
         output = build_dir / path.name
         label = f"{path.name} {parameters}" if parameters else path.name
@@ -64,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         status = "ok"
         try:
-            series.execute(path, parameters, output, timeout=args.cell_timeout)
+            series.execute(path, parameters, output, timeout=args.cell_timeout, prove_exercises=args.exercises)
         except PapermillExecutionError as error:
             status = f"FAILED ({error.ename}: {error.evalue})"
         except Exception as error:  # a kernel that died, a timeout: report it and go on with the series
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, status, seconds in rows:
         print(f"  {name:<{width}}  {status:<6}  {seconds:6.1f} s")
     print(f"  executed notebooks: {os.path.relpath(build_dir)}/")
-    comparison = compare_models(output_root, args.model_types)
+    comparison = compare_models(output_root, args.model_types, since=started)
     if comparison:
         print("\n" + comparison)
         (build_dir / "comparison.md").write_text(comparison + "\n")

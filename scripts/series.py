@@ -9,6 +9,7 @@ Everything that runs the notebooks imports this module: `scripts/run_series.py` 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -50,6 +51,17 @@ QUICK_PARAMETERS: dict[str, Any] = {
 }
 
 
+# What a run that proves the exercises adds (`run_series.py --exercises`, the tests): the experiments that train
+# run (they wait for the learner otherwise), with the quick settings where a run is quick.
+EXERCISE_PARAMETERS: dict[str, Any] = {"RUN_EXPERIMENTS": True}
+
+# An exercise, the same in every notebook: a Markdown cell "### Exercise ..." with a hint and the solution as
+# spoilers (<details>, the solution as a ```python block), an answer cell for the learner (tag "answer"), and a check
+# cell (tag "check") that says "Not attempted yet", "Not yet: ..." or "Right: ..."; its metadata "exercise"/"wrong"
+# holds a wrong answer, so that the tests can prove the check says "Not yet" to it.
+SOLUTION = re.compile(r"<details><summary>Solution[^<]*</summary>\s*```python\n(.*?)```\s*</details>", re.S)
+
+
 def notebook(prefix: str) -> Path:
     """The notebook whose name starts with `prefix` ("05" or "05_training")."""
     matches = [path for path in NOTEBOOKS if path.stem.startswith(prefix)]
@@ -83,18 +95,57 @@ def plan(
     quick: bool = False,
     epochs: int | None = None,
     model_types: Iterable[str] = MODEL_TYPES,
+    exercises: bool = False,
 ) -> list[tuple[Path, dict[str, Any]]]:
     """Every (notebook, parameters) pair of a run of the series, in the series' order."""
     jobs: list[tuple[Path, dict[str, Any]]] = []
     for path in paths:
         declared = declared_parameters(path)
         base = quick_parameters(declared) if quick else {}
+        if exercises:
+            base.update({name: value for name, value in EXERCISE_PARAMETERS.items() if name in declared})
         if epochs is not None and "EPOCHS" in declared:
             base["EPOCHS"] = epochs
         if "MODEL_TYPES" in declared and list(model_types) != list(MODEL_TYPES):
             base["MODEL_TYPES"] = list(model_types)
         jobs.append((path, base))
     return jobs
+
+
+def exercise_parts(notebook: Any) -> list[tuple[Any, Any, str, str]]:
+    """(task cell, check cell, solution, wrong answer) of every exercise of a notebook (an nbformat notebook)."""
+    found, task = [], None
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and cell.source.startswith("### Exercise"):
+            task = cell
+        elif cell.cell_type == "code" and "check" in cell.metadata.get("tags", []):
+            solution = SOLUTION.search(task.source if task is not None else "")
+            wrong = cell.metadata.get("exercise", {}).get("wrong")
+            if solution is None or not wrong:
+                raise ValueError(f"check cell {cell.get('id')}: no solution in the exercise above it, or no wrong answer")
+            found.append((task, cell, solution.group(1), wrong))
+            task = None
+    return found
+
+
+def with_exercise_proofs(notebook: Any) -> Any:
+    """The notebook with, after each check cell: a wrong answer, the check again, the solution, the check again
+    (cells tagged "proof", the checks also "proof-wrong" and "proof-right")."""
+    import copy
+
+    import nbformat
+
+    result = copy.deepcopy(notebook)
+    for _, check, solution, wrong in exercise_parts(notebook):
+        position = next(i for i, cell in enumerate(result.cells) if cell.get("id") == check.get("id")) + 1
+        added = []
+        for kind, source in (("wrong", wrong), ("right", solution)):
+            answer = nbformat.v4.new_code_cell(source, id=f"{check.id}-{kind}")
+            again = nbformat.v4.new_code_cell(check.source, id=f"{check.id}-proof-{kind}")
+            answer.metadata["tags"], again.metadata["tags"] = ["proof"], ["proof", f"proof-{kind}"]
+            added += [answer, again]
+        result.cells[position:position] = added
+    return result
 
 
 def execute(
@@ -105,13 +156,16 @@ def execute(
     cwd: Path | str | None = None,
     timeout: int | None = 1800,
     clean: bool = False,
+    prove_exercises: bool = False,
 ) -> Path:
     """Execute `notebook` in a fresh kernel with papermill, `parameters` injected, into `output`.
 
     The kernel runs in `cwd` (default: notebooks/); each cell may take `timeout` seconds. With `clean`, `output`
     gets the notebook as it was with only the fresh outputs and execution counts (none of the run's metadata:
     timings, papermill's record), so that `output` may be the notebook itself, and it is written only when every
-    cell ran. Raises papermill's PapermillExecutionError when a cell fails (the output notebook shows where).
+    cell ran. With `prove_exercises`, every exercise's wrong answer and solution run after its check
+    (`with_exercise_proofs`). Raises papermill's PapermillExecutionError when a cell fails (the output notebook
+    shows where).
     """
     import nbformat
     import papermill
@@ -123,9 +177,14 @@ def execute(
         handle, name = tempfile.mkstemp(suffix=".ipynb", dir=output.parent)
         os.close(handle)
         target = Path(name)
+    source_path = Path(notebook)
+    if prove_exercises:  # run a copy with the proofs, written beside the output
+        proofs = with_exercise_proofs(nbformat.read(notebook, as_version=4))
+        source_path = output.with_name(f".{output.stem}.proofs.ipynb")
+        nbformat.write(proofs, source_path)
     try:
         papermill.execute_notebook(
-            str(notebook), str(target), parameters=dict(parameters or {}), kernel_name="python3",
+            str(source_path), str(target), parameters=dict(parameters or {}), kernel_name="python3",
             cwd=str(cwd or NOTEBOOKS_DIR), execution_timeout=timeout, progress_bar=False, log_output=False,
         )
         if clean:
@@ -143,4 +202,6 @@ def execute(
     finally:
         if clean and target.exists():
             target.unlink()
+        if prove_exercises:
+            source_path.unlink(missing_ok=True)
     return output

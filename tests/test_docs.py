@@ -322,3 +322,27 @@ def test_model_summary_is_shown(browser, site: Path, name: str) -> None:
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", table)
     time.sleep(0.1)
     save_screenshot(browser, f"{name}-summary")
+
+
+GLOSSARY_TERMS = [
+    "Neuron", "Weight", "Bias", "Activation", "ReLU", "Softmax", "Layer", "Dense", "Flatten", "Convolution", "Filter",
+    "Feature map", "Pooling", "Parameter", "Loss", "Cross-entropy", "Optimizer", "Gradient descent", "Learning rate",
+    "Backpropagation", "Batch", "Epoch", "Accuracy", "Training, validation and test sets", "Over-fitting",
+    "Normalization", "Augmentation", "Label smoothing", "Inference", "Quantization",
+]
+
+
+def test_glossary_defines_the_terms_and_the_notebooks_link_to_it(site: Path) -> None:
+    source = (REPO / "glossary.md").read_text()
+    for term in GLOSSARY_TERMS:
+        assert f"\n## {term}\n" in source, f"glossary.md does not define {term!r}"
+    html = (site / "glossary.html").read_text(encoding="utf-8")
+    anchors = set(re.findall(r'id="([^"]+)"', html))
+    linked = set()
+    for name in NOTEBOOKS:
+        page = page_path(site, name).read_text(encoding="utf-8")
+        for anchor in re.findall(r'href="\.\./glossary\.html#([^"]+)"', page):
+            assert anchor in anchors, f"{name} links to glossary#{anchor}, which does not exist"
+            linked.add(anchor)
+    assert len(linked) >= 15, f"the notebooks link only {sorted(linked)} of the glossary"
+    assert 'href="glossary.html"' in page_path(site, "index").read_text(encoding="utf-8")

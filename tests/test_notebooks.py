@@ -26,13 +26,14 @@ TRAINING = [p for p in NOTEBOOKS if "MODEL_TYPES" in series.declared_parameters(
 
 @pytest.fixture(scope="module")
 def series_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[subprocess.CompletedProcess[str], Path, Path]:
-    """The README's run command, with the quick settings, for the notebooks that train, into a temporary folder."""
+    """The README's run command, with the quick settings, for the whole series, into a temporary folder; with
+    --exercises, every exercise's wrong answer and solution run after its check, and the experiments run."""
     tmp = tmp_path_factory.mktemp("series")
     env = {**os.environ, "MNIST_TUTORIAL_OUTPUT": str(tmp / "out")}
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "scripts" / "run_series.py"), "--build-dir", str(tmp / "build"),
-         "--quick", "--cell-timeout", "600", "--only", *(p.stem for p in TRAINING)],
-        env=env, capture_output=True, text=True, timeout=1500, cwd=tmp,
+         "--quick", "--exercises", "--cell-timeout", "600"],
+        env=env, capture_output=True, text=True, timeout=2400, cwd=tmp,
     )
     return result, tmp / "build", tmp / "out"
 
@@ -41,10 +42,10 @@ def test_the_notebooks_that_train_are_the_ones_expected() -> None:
     assert [p.name[:2] for p in TRAINING] == ["05", "06", "07", "08"]
 
 
-def test_run_series_executes_the_notebooks_that_train_both_models(series_run) -> None:
+def test_run_series_executes_every_notebook_once(series_run) -> None:
     result, build, _ = series_run
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    expected = [path.name for path in TRAINING]
+    expected = [path.name for path in NOTEBOOKS]
     assert sorted(p.name for p in build.glob("*.ipynb")) == sorted(expected)
     summary = result.stdout.split("\nSummary\n", 1)[1]
     for name in expected:
@@ -72,7 +73,7 @@ def test_run_series_leaves_models_in_the_output_folder(series_run) -> None:
         assert (folder / "serving" / "saved_model.pb").is_file()
         metrics = json.loads((folder / "metrics.json").read_text())
         assert metrics["model_type"] == model_type and metrics["epochs"] == 1 and metrics["test_accuracy"] > 0.9
-    assert sorted(p.name for p in (out / "assets").iterdir()) == ["pred_1000.png"]
+    assert sorted(p.name for p in (out / "assets").iterdir()) == ["mnist_10_examples.png", "pred_1000.png"]
 
 
 def test_a_missing_model_is_trained_from_any_directory_and_a_failing_notebook_is_reported(tmp_path: Path) -> None:
@@ -137,26 +138,79 @@ def test_output_cells_that_vary_by_machine_are_followed_by_a_check(path: Path) -
     notebook = nbformat.read(path, as_version=4)
     code = [c for c in notebook.cells if c.cell_type == "code"]
     for i, cell in enumerate(code):
-        if "nbval-ignore-output" in cell.metadata.get("tags", []) and re.search(r"\.(fit|evaluate)\(", cell.source):
+        tags = cell.metadata.get("tags", [])
+        if "experiment" in tags:  # an experiment prints its result for the learner to read beside a prediction
+            continue
+        if "nbval-ignore-output" in tags and re.search(r"\.(fit|evaluate)\(", cell.source):
             rest = re.split(r"\.(?:fit|evaluate)\(", cell.source)[-1]  # an assertion later in the same cell counts
             following = rest + "".join(c.source for c in code[i + 1 : i + 3])
             assert "assert" in following, f"{path.name}: no assertion after {cell.source[:60]!r}"
 
 
+def _text(cell) -> str:
+    return "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []))
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_exercises_have_a_hint_a_hidden_solution_and_a_check(path: Path) -> None:
+def test_exercises_are_safe_from_run_all(path: Path) -> None:
+    """Every exercise: the task with a hint and the solution as spoilers, an answer cell, a collapsed check that
+    raises nothing and, as stored (a fresh Run All), says the exercise is not attempted yet."""
     notebook = nbformat.read(path, as_version=4)
     cells = notebook.cells
     starts = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("### Exercise")]
     assert len(starts) >= 2, f"{path.name} has {len(starts)} exercises; every notebook has at least two"
+    assert len(series.exercise_parts(notebook)) == len(starts), "each exercise has one check, with a solution above"
     for i in starts:
-        task, solution, check = cells[i], cells[i + 1], cells[i + 2]
-        assert "<summary>Hint</summary>" in task.source
-        assert solution.cell_type == "code" and {"solution", "hide-input"} <= set(solution.metadata.get("tags", []))
-        assert solution.metadata.get("jupyter", {}).get("source_hidden") is True, "collapsed in JupyterLab"
-        assert check.cell_type == "code" and "assert " in check.source and "Not yet" in check.source
-        assert "print(" in check.source, "the check cell tells the learner, in words, that the answer is right"
-        assert "nbval-skip" not in check.metadata.get("tags", []) + solution.metadata.get("tags", [])
+        task, answer, check = cells[i], cells[i + 1], cells[i + 2]
+        assert "<details><summary>Hint</summary>" in task.source and series.SOLUTION.search(task.source)
+        assert answer.cell_type == "code" and answer.metadata.get("tags") == ["answer"]
+        assert all(line.startswith("#") for line in answer.source.splitlines()), "the answer cell waits for the learner"
+        assert check.cell_type == "code" and {"check", "hide-input"} <= set(check.metadata.get("tags", []))
+        assert check.metadata.get("jupyter", {}).get("source_hidden") is True, "collapsed: the check gives the answer away"
+        assert not re.search(r"^\s*assert\b", check.source, re.M), "a check prints; it never raises"
+        assert "Not attempted yet" in check.source and "Not yet" in check.source and "Right" in check.source
+        assert _text(check).startswith("Not attempted yet"), f"{path.name}: stored check output {_text(check)!r}"
+    assert not [c for c in cells if "solution" in c.metadata.get("tags", [])], "no solution in a code cell"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.stem)
+def test_every_content_notebook_has_a_predict_then_run_experiment(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    cells = notebook.cells
+    starts = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and c.source.startswith("## Predict, then run")]
+    assert starts, f"{path.name} has no predict-then-run experiment"
+    for i in starts:
+        prediction, run, reading = cells[i + 1], cells[i + 2], cells[i + 3]
+        assert "my_prediction = None" in prediction.source and "prediction" in prediction.metadata.get("tags", [])
+        assert {"experiment", "hide-output"} <= set(run.metadata.get("tags", []))
+        assert run.metadata.get("jupyter", {}).get("outputs_hidden") is True, "the result is collapsed: predict first"
+        assert "You predicted" in run.source and "Result:" in run.source
+        assert reading.source.startswith("<details><summary>What happened, and why</summary>")
+        if "RUN_EXPERIMENTS" in run.source:  # it trains: it waits for the learner on Run All
+            assert "RUN_EXPERIMENTS" in series.declared_parameters(path)
+            assert "Result:" not in _text(run), "an experiment that trains runs only when the learner asks"
+
+
+def test_every_exercise_is_proven_and_every_experiment_runs(series_run) -> None:
+    """In the quick run with --exercises: each check says "Not attempted yet" on Run All, "Not yet" to its wrong
+    answer and "Right" to its solution; each experiment prints its result."""
+    _, build, _ = series_run
+    proven = 0
+    for path in NOTEBOOKS:
+        notebook = nbformat.read(build / path.name, as_version=4)
+        for cell in notebook.cells:
+            tags = cell.metadata.get("tags", [])
+            where = f"{path.name} {cell.get('id')}: {_text(cell)[:200]!r}"
+            if "check" in tags:
+                assert _text(cell).startswith("Not attempted yet"), where
+            elif "proof-wrong" in tags:
+                assert _text(cell).startswith("Not yet"), where
+            elif "proof-right" in tags:
+                assert _text(cell).startswith("Right"), where
+                proven += 1
+            elif "experiment" in tags:
+                assert "Result:" in _text(cell) and "You predicted" in _text(cell), where
+    assert proven == sum(len(series.exercise_parts(nbformat.read(p, as_version=4))) for p in NOTEBOOKS) >= 22
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -92,3 +92,36 @@ def test_execute_clean_leaves_the_notebook_as_it_was_when_a_cell_fails(tmp_path:
         series.execute(source, None, source, cwd=tmp_path, timeout=60, clean=True)
     assert source.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["tiny.ipynb"]
+
+
+def test_plan_with_exercises_runs_the_experiments_where_declared() -> None:
+    jobs = dict((path.stem[:2], parameters) for path, parameters in series.plan(quick=True, exercises=True))
+    assert jobs["03"] == {"RUN_EXPERIMENTS": True}
+    assert jobs["05"] == {"EPOCHS": 1, "RUN_EXPERIMENTS": True}
+    assert jobs["01"] == {}, "01's experiment does not train: nothing to switch on"
+
+
+def _exercise_notebook(path: Path, wrong: str = "answer = 41") -> Path:
+    notebook = nbformat.v4.new_notebook()
+    task = nbformat.v4.new_markdown_cell("### Exercise 1 · Forty-two\n\n<details><summary>Solution (try first!)</summary>"
+                                         "\n\n```python\nanswer = 6 * 7\n```\n\n</details>")
+    answer = nbformat.v4.new_code_cell("# Your answer: answer = ...")
+    check = nbformat.v4.new_code_cell('if "answer" not in globals():\n    print("Not attempted yet")\n'
+                                      'elif answer != 42:\n    print("Not yet")\nelse:\n    print("Right")')
+    check.metadata.update(tags=["check"], exercise={"wrong": wrong})
+    notebook.cells = [task, answer, check]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_execute_proves_exercises_with_their_wrong_answer_and_solution(tmp_path: Path) -> None:
+    source = _exercise_notebook(tmp_path / "exercise.ipynb")
+    output = series.execute(source, None, tmp_path / "out.ipynb", cwd=tmp_path, timeout=60, prove_exercises=True)
+    cells = nbformat.read(output, as_version=4).cells
+    said = [(c.metadata.get("tags", []), c.outputs[0]["text"].strip()) for c in cells if c.get("outputs")]
+    assert said == [(["check"], "Not attempted yet"), (["proof", "proof-wrong"], "Not yet"),
+                    (["proof", "proof-right"], "Right")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exercise.ipynb", "out.ipynb"], "the proof copy is removed"
+    with pytest.raises(ValueError, match="no solution in the exercise above it, or no wrong answer"):
+        series.exercise_parts(nbformat.read(_exercise_notebook(tmp_path / "bad.ipynb", wrong=""), as_version=4))
