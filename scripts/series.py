@@ -112,8 +112,9 @@ def plan(
     return jobs
 
 
-def exercise_parts(notebook: Any) -> list[tuple[Any, Any, str, str]]:
-    """(task cell, check cell, solution, wrong answer) of every exercise of a notebook (an nbformat notebook)."""
+def exercise_parts(notebook: Any) -> list[tuple[Any, Any, str, list[str]]]:
+    """(task cell, check cell, solution, wrong answers) of every exercise of a notebook (an nbformat notebook).
+    A check cell's metadata "exercise"/"wrong" holds one wrong answer or a list of them."""
     found, task = [], None
     for cell in notebook.cells:
         if cell.cell_type == "markdown" and cell.source.startswith("### Exercise"):
@@ -121,7 +122,8 @@ def exercise_parts(notebook: Any) -> list[tuple[Any, Any, str, str]]:
         elif cell.cell_type == "code" and "check" in cell.metadata.get("tags", []):
             solution = SOLUTION.search(task.source if task is not None else "")
             wrong = cell.metadata.get("exercise", {}).get("wrong")
-            if solution is None or not wrong:
+            wrong = [wrong] if isinstance(wrong, str) else list(wrong or [])
+            if solution is None or not wrong or not all(wrong):
                 raise ValueError(f"check cell {cell.get('id')}: no solution in the exercise above it, or no wrong answer")
             found.append((task, cell, solution.group(1), wrong))
             task = None
@@ -129,22 +131,24 @@ def exercise_parts(notebook: Any) -> list[tuple[Any, Any, str, str]]:
 
 
 def with_exercise_proofs(notebook: Any) -> Any:
-    """The notebook with, after each check cell: a wrong answer, the check again, the solution, the check again
-    (cells tagged "proof", the checks also "proof-wrong" and "proof-right")."""
-    import copy
-
+    """The notebook with, after each check cell: each wrong answer and the check again, then the solution and the
+    check again (cells tagged "proof", the checks also "proof-wrong" and "proof-right")."""
     import nbformat
 
-    result = copy.deepcopy(notebook)
-    for _, check, solution, wrong in exercise_parts(notebook):
-        position = next(i for i, cell in enumerate(result.cells) if cell.get("id") == check.get("id")) + 1
-        added = []
-        for kind, source in (("wrong", wrong), ("right", solution)):
-            answer = nbformat.v4.new_code_cell(source, id=f"{check.id}-{kind}")
-            again = nbformat.v4.new_code_cell(check.source, id=f"{check.id}-proof-{kind}")
-            answer.metadata["tags"], again.metadata["tags"] = ["proof"], ["proof", f"proof-{kind}"]
-            added += [answer, again]
-        result.cells[position:position] = added
+    checks = {id(check): (solution, wrong) for _, check, solution, wrong in exercise_parts(notebook)}
+    result = nbformat.from_dict({**notebook, "cells": []})
+    for index, cell in enumerate(notebook.cells):
+        result.cells.append(cell)
+        if id(cell) not in checks:
+            continue
+        solution, wrong = checks[id(cell)]
+        name = cell.get("id") or f"cell{index}"
+        answers = [(f"wrong{k}", source, "proof-wrong") for k, source in enumerate(wrong)] + [("right", solution, "proof-right")]
+        for kind, source, tag in answers:
+            answer = nbformat.v4.new_code_cell(source, id=f"{name}-{kind}")
+            again = nbformat.v4.new_code_cell(cell.source, id=f"{name}-proof-{kind}")
+            answer.metadata["tags"], again.metadata["tags"] = ["proof"], ["proof", tag]
+            result.cells += [answer, again]
     return result
 
 
@@ -170,6 +174,8 @@ def execute(
     import nbformat
     import papermill
 
+    if clean and prove_exercises:
+        raise ValueError("prove_exercises adds cells: its run cannot be stored back into the notebook (clean)")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     output = Path(output)
     target = output

@@ -148,7 +148,9 @@ def test_output_cells_that_vary_by_machine_are_followed_by_a_check(path: Path) -
 
 
 def _text(cell) -> str:
-    return "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []))
+    """What a cell printed (stdout) and showed, without stderr."""
+    return "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", [])
+                   if o.get("name") != "stderr")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -211,6 +213,8 @@ def test_every_exercise_is_proven_and_every_experiment_runs(series_run) -> None:
             elif "experiment" in tags:
                 assert "Result:" in _text(cell) and "You predicted" in _text(cell), where
     assert proven == sum(len(series.exercise_parts(nbformat.read(p, as_version=4))) for p in NOTEBOOKS) >= 22
+    assert "proof-wrong" in {tag for p in NOTEBOOKS for c in nbformat.read(build / p.name, as_version=4).cells
+                             for tag in c.metadata.get("tags", [])}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
