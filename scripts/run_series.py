@@ -12,9 +12,15 @@ saved_model/mnist_{fc,cnn}/ (or under $MNIST_TUTORIAL_OUTPUT when that is set).
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import logging
 import os
+import re
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -36,6 +42,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                              "experiments that train (the tests use it)")
     parser.add_argument("--cell-timeout", type=int, default=1800, help="seconds one cell may run (default 1800)")
     parser.add_argument("--only", nargs="*", default=None, help="run only notebooks whose name starts so (e.g. 05)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one notebook (a JSON job)
     return parser.parse_args(argv)
 
 
@@ -52,10 +59,92 @@ def compare_models(output_root: Path, model_types: list[str], since: float = 0.0
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+# Each notebook runs in a child process of its own (`--worker`), so that the run can report its peak memory (the
+# child's and its kernel's, from os.wait4), keep the kernel's start-up warnings out of the way, and stop cleanly on
+# Ctrl-C by ending the child's whole process group.
+EPOCH_LINE = re.compile(r"^(?:Training the \w+ model|Epoch \d+/\d+|\d+/\d+ - .*\bloss\b)")
+
+
+class _EpochLines(io.TextIOBase):
+    """Receives what the notebook prints, as it comes, and passes on the training's lines (model, epoch, result)."""
+
+    def __init__(self) -> None:
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            if EPOCH_LINE.match(line.strip()):
+                print(f"    {line.strip()}", flush=True)
+        return len(text)
+
+
+class _CellProgress(logging.Handler):
+    """papermill's "Executing Cell N" log lines, as a progress count on one terminal line."""
+
+    def __init__(self, total: int) -> None:
+        super().__init__()
+        self.total = total
+
+    def emit(self, record: logging.LogRecord) -> None:
+        found = re.match(r"Executing Cell (\d+)", record.getMessage())
+        if found and sys.stdout.isatty():
+            print(f"\r    cell {found.group(1)}/{self.total} ", end="", flush=True)
+
+
+def worker(job: dict) -> int:
+    """Execute one notebook (the child process): stream its epoch lines, write the outcome to job["result"]."""
+    import nbformat
     from papermill.exceptions import PapermillExecutionError
 
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)  # the kernel's transport warnings and TensorFlow's start-up lines
+    progress = _CellProgress(len(nbformat.read(job["notebook"], as_version=4).cells) + 1)
+    logger = logging.getLogger("papermill")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(progress)
+    status = "ok"
+    try:
+        series.execute(job["notebook"], job["parameters"], job["output"], timeout=job["timeout"],
+                       prove_exercises=job["exercises"], stdout_file=_EpochLines(), log_cells=True)
+    except PapermillExecutionError as error:
+        status = f"FAILED ({error.ename}: {error.evalue})"
+    except Exception as error:  # a kernel that died, a timeout: report it and go on with the series
+        status = f"FAILED ({type(error).__name__}: {error})"
+    if sys.stdout.isatty():
+        print("\r" + " " * 30 + "\r", end="", flush=True)
+    Path(job["result"]).write_text(status)
+    return 0
+
+
+def run_one(job: dict) -> tuple[str, float, float]:
+    """Run `worker(job)` in a child process: (status, seconds, peak memory in MB of the child and its kernel)."""
+    start = time.perf_counter()
+    child = subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(job)], start_new_session=True)
+    try:
+        _, wait_status, usage = os.wait4(child.pid, 0)
+    except KeyboardInterrupt:
+        os.killpg(child.pid, signal.SIGTERM)  # the child and its kernel: they are a process group of their own
+        os.waitpid(child.pid, 0)
+        raise
+    child.returncode = os.waitstatus_to_exitcode(wait_status)
+    result = Path(job["result"])
+    status = result.read_text() if result.exists() else f"FAILED (the run ended with exit code {child.returncode})"
+    return status, time.perf_counter() - start, usage.ru_maxrss / 1024  # ru_maxrss is in kB on Linux
+
+
+def summary(rows: list[tuple[str, str, float, float]], build_dir: Path) -> None:
+    print("\nSummary")
+    width = max(len(name) for name, *_ in rows) if rows else 10
+    for name, status, seconds, peak in rows:
+        print(f"  {name:<{width}}  {status:<6}  {seconds:6.1f} s  peak memory {peak:,.0f} MB")
+    print(f"  executed notebooks: {os.path.relpath(build_dir)}/")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.worker:
+        return worker(json.loads(args.worker))
     build_dir = args.build_dir.resolve()
     build_dir.mkdir(parents=True, exist_ok=True)
     output_root = Path(os.environ.get("MNIST_TUTORIAL_OUTPUT") or series.REPO_ROOT)
@@ -63,30 +152,26 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     jobs = series.plan(series.select(args.only), quick=args.quick, epochs=args.epochs, model_types=args.model_types,
                        exercises=args.exercises)
-    for path, parameters in jobs:
-        output = build_dir / path.name
-        label = f"{path.name} {parameters}" if parameters else path.name
-        print(f"Running {label} ...", flush=True)
-        start = time.perf_counter()
-        status = "ok"
-        try:
-            series.execute(path, parameters, output, timeout=args.cell_timeout, prove_exercises=args.exercises)
-        except PapermillExecutionError as error:
-            status = f"FAILED ({error.ename}: {error.evalue})"
-        except Exception as error:  # a kernel that died, a timeout: report it and go on with the series
-            status = f"FAILED ({type(error).__name__}: {error})"
-        rows.append((output.name, status, time.perf_counter() - start))
-
-    print("\nSummary")
-    width = max(len(name) for name, _, _ in rows) if rows else 10
-    for name, status, seconds in rows:
-        print(f"  {name:<{width}}  {status:<6}  {seconds:6.1f} s")
-    print(f"  executed notebooks: {os.path.relpath(build_dir)}/")
+    with tempfile.TemporaryDirectory() as results:
+        for index, (path, parameters) in enumerate(jobs):
+            output = build_dir / path.name
+            label = f"{path.name} {parameters}" if parameters else path.name
+            print(f"Running {label} ...", flush=True)
+            job = {"notebook": str(path), "parameters": parameters, "output": str(output), "timeout": args.cell_timeout,
+                   "exercises": args.exercises, "result": str(Path(results) / f"{index}.txt")}
+            try:
+                status, seconds, peak = run_one(job)
+            except KeyboardInterrupt:
+                print(f"\nStopped (Ctrl-C) during {path.name}; its kernel is stopped too.")
+                summary(rows, build_dir)
+                return 130
+            rows.append((output.name, status, seconds, peak))
+    summary(rows, build_dir)
     comparison = compare_models(output_root, args.model_types, since=started)
     if comparison:
         print("\n" + comparison)
         (build_dir / "comparison.md").write_text(comparison + "\n")
-    failed = [name for name, status, _ in rows if status != "ok"]
+    failed = [name for name, status, *_ in rows if status != "ok"]
     if failed:
         print(f"{len(failed)} notebook run(s) failed: {', '.join(failed)}")
         return 1

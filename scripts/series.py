@@ -161,6 +161,8 @@ def execute(
     timeout: int | None = 1800,
     clean: bool = False,
     prove_exercises: bool = False,
+    stdout_file: Any = None,
+    log_cells: bool = False,
 ) -> Path:
     """Execute `notebook` in a fresh kernel with papermill, `parameters` injected, into `output`.
 
@@ -168,7 +170,8 @@ def execute(
     gets the notebook as it was with only the fresh outputs and execution counts (none of the run's metadata:
     timings, papermill's record), so that `output` may be the notebook itself, and it is written only when every
     cell ran. With `prove_exercises`, every exercise's wrong answer and solution run after its check
-    (`with_exercise_proofs`). Raises papermill's PapermillExecutionError when a cell fails (the output notebook
+    (`with_exercise_proofs`). `stdout_file` receives what the cells print as it comes, and `log_cells` logs each
+    cell's start to papermill's logger (run_series.py shows both). Raises papermill's PapermillExecutionError when a cell fails (the output notebook
     shows where).
     """
     import nbformat
@@ -191,7 +194,8 @@ def execute(
     try:
         papermill.execute_notebook(
             str(source_path), str(target), parameters=dict(parameters or {}), kernel_name="python3",
-            cwd=str(cwd or NOTEBOOKS_DIR), execution_timeout=timeout, progress_bar=False, log_output=False,
+            cwd=str(cwd or NOTEBOOKS_DIR), execution_timeout=timeout, progress_bar=False, log_output=log_cells,
+            stdout_file=stdout_file,
         )
         if clean:
             source = nbformat.read(notebook, as_version=4)

@@ -49,7 +49,9 @@ def test_run_series_executes_every_notebook_once(series_run) -> None:
     assert sorted(p.name for p in build.glob("*.ipynb")) == sorted(expected)
     summary = result.stdout.split("\nSummary\n", 1)[1]
     for name in expected:
-        assert re.search(rf"^  {re.escape(name)}\s+ok\s+\d+\.\d s$", summary, re.M), summary
+        assert re.search(rf"^  {re.escape(name)}\s+ok\s+\d+\.\d s  peak memory [\d,]+ MB$", summary, re.M), summary
+    assert "Kernel is running over TCP" not in result.stdout + result.stderr, "no kernel transport warnings"
+    assert re.search(r"^    Training the CNN model\n    \d+/\d+ - .*val_accuracy", result.stdout, re.M), "epoch lines as they come"
     assert re.search(r"^\| FC \| 104,938 \| 1 \| \d+\.\d \| 0\.9\d{3} \|$", summary, re.M), summary
     assert re.search(r"^\| CNN \| 121,930 \| 1 \| \d+\.\d \| 0\.9\d{3} \|$", summary, re.M), summary
     assert (build / "comparison.md").read_text().startswith("| model | parameters |")
@@ -93,6 +95,38 @@ def test_a_missing_model_is_trained_from_any_directory_and_a_failing_notebook_is
     assert re.search(r"06_evaluating_and_predicting\.ipynb\s+FAILED \(AssertionError", result.stdout), result.stdout
     assert "1 notebook run(s) failed: 06_evaluating_and_predicting.ipynb" in result.stdout
     assert not (tmp_path / "out" / "saved_model" / "mnist_cnn").exists(), "--model-types fc: the FC model only"
+
+
+def test_ctrl_c_stops_the_run_cleanly(tmp_path: Path) -> None:
+    """Ctrl-C during a notebook: one line, the summary of what ran, exit code 130, no traceback, no kernel left."""
+    import signal
+
+    marker = str(tmp_path / "out")  # every process of this run has it in its environment
+    env = {**os.environ, "MNIST_TUTORIAL_OUTPUT": marker}
+    run = subprocess.Popen(
+        [sys.executable, str(REPO_ROOT / "scripts" / "run_series.py"), "--build-dir", str(tmp_path / "build"),
+         "--quick", "--only", "01", "05"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as in a terminal, where Ctrl-C is SIGINT
+    )
+    seen = []
+    for line in run.stdout:  # type: ignore[union-attr]
+        seen.append(line)
+        if "Training the FC model" in line:
+            run.send_signal(signal.SIGINT)
+            break
+    output = "".join(seen) + run.communicate(timeout=120)[0]
+    assert run.returncode == 130, output
+    assert "Stopped (Ctrl-C) during 05_training.ipynb" in output and "Traceback" not in output, output
+    assert re.search(r"^  01_reading_the_data\.ipynb\s+ok", output, re.M), "the summary of what ran"
+    left = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if marker.encode() in environ.read_bytes():
+                left.append(environ.parent.name)
+        except OSError:
+            continue
+    assert not left, f"processes of the stopped run are still there: {left}"
 
 
 # ------------------------------------------------------------------------------------------------ conventions
