@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv run test bench refresh docs clean
+.PHONY: venv run lab test bench refresh docs clean
 
 venv: $(VENV)/.installed
 
@@ -17,6 +17,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 ## Execute the whole series (both models) into build/run/ and leave trained models in saved_model/.
 run: venv
 	$(PY) scripts/run_series.py
+
+## JupyterLab for learners, at notebook 00, without the news pop-up or update checks (scripts/lab.py).
+lab: venv
+	$(PY) scripts/lab.py
 
 ## The test suite: unit tests of helpers.py, data checksums, papermill runs and nbval checks of the notebooks.
 test: venv

@@ -74,7 +74,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _start_server(base: Path) -> LabServer:
+def _start_server(base: Path, learners: bool = False) -> LabServer:
+    """JupyterLab in `base`; with `learners`, started by the learners' command (scripts/lab.py, `make lab`) with
+    its own settings, not the test's."""
     root = base / "root"
     (root / "notebooks").mkdir(parents=True)
     for notebook in series.NOTEBOOKS:
@@ -103,6 +105,12 @@ def _start_server(base: Path) -> LabServer:
         "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",
     ]  # fmt: skip
+    if learners:  # the learners' command, with only what a test needs on top (port, token, a copy of the series)
+        command = [
+            sys.executable, str(REPO / "scripts" / "lab.py"), "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+            "--port-retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
+            f"--LabApp.workspaces_dir={base / 'workspaces'}", "--LabApp.extension_manager=readonly",
+        ]  # fmt: skip
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers and CI runners often run as root
     with open(log, "wb") as out:
@@ -319,3 +327,30 @@ def test_notebook_opens_in_jupyterlab(lab: LabServer) -> None:
         assert not remote, f"JupyterLab requested outside the local server: {remote}"
     finally:
         stop_chromium(driver)
+
+
+def test_the_learners_command_opens_notebook_00_without_pop_ups(tmp_path: Path) -> None:
+    """`make lab` (scripts/lab.py): the news question and the update check are off through the environment's own
+    settings (overrides.json), not the learner's home; JupyterLab opens at notebook 00 with no notification."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    server = _start_server(tmp_path, learners=True)
+    try:
+        notification = server.request("GET", "/lab/api/settings/@jupyterlab/apputils-extension:notification")
+        defaults = notification["schema"]["properties"]
+        assert defaults["fetchNews"]["default"] == "false" and defaults["checkForUpdates"]["default"] is False
+        assert not (tmp_path / "config" / "lab" / "user-settings").exists(), "nothing written into the user's settings"
+        driver = start_chromium((1400, 1000))
+        try:
+            driver.get(f"{server.url}/?token={server.token}")  # redirected to the default URL: notebook 00
+            wait = WebDriverWait(driver, 90, poll_frequency=0.25)
+            wait.until(lambda d: d.find_elements("css selector", ".jp-NotebookPanel .jp-Notebook .jp-Cell"))
+            labels = [tab.text for tab in driver.find_elements("css selector", ".lm-DockPanel-tabBar .lm-TabBar-tabLabel")]
+            assert "00_setup_check.ipynb" in labels, f"the open documents are {labels}"
+            time.sleep(5)  # JupyterLab asks its news question a moment after start-up
+            toasts = [t.text for t in driver.find_elements("css selector", ".Toastify__toast")]
+            assert not toasts, f"JupyterLab showed notifications: {toasts}"
+        finally:
+            stop_chromium(driver)
+    finally:
+        _stop_server(server)
