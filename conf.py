@@ -40,7 +40,7 @@ root_doc = "index"
 # README.md is linked from index.md, not rendered as a second landing page (see RepositoryFileLinks); data/,
 # saved_model/, tests/ ... are not pages. A new page must be added here and to the toctree in index.md (-W fails
 # the build otherwise).
-include_patterns = ["index.md", "glossary.md", "instructors.md", "benchmark.md", "notebooks/[0-9][0-9]_*.ipynb"]
+include_patterns = ["index.md", "setup.md", "glossary.md", "instructors.md", "benchmark.md", "notebooks/[0-9][0-9]_*.ipynb"]
 exclude_patterns = [
     ".venv",
     "venv",

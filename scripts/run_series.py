@@ -120,24 +120,34 @@ def worker(job: dict) -> int:
 def run_one(job: dict) -> tuple[str, float, float]:
     """Run `worker(job)` in a child process: (status, seconds, peak memory in MB of the child and its kernel)."""
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(job)], start_new_session=True)
+    posix = hasattr(os, "wait4")  # Windows has neither wait4 nor process groups: no peak memory there
+    child = subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(job)], start_new_session=posix)
+    peak = float("nan")
     try:
-        _, wait_status, usage = os.wait4(child.pid, 0)
+        if posix:
+            _, wait_status, usage = os.wait4(child.pid, 0)
+            child.returncode, peak = os.waitstatus_to_exitcode(wait_status), usage.ru_maxrss / 1024  # kB on Linux
+        else:
+            child.wait()
     except KeyboardInterrupt:
-        os.killpg(child.pid, signal.SIGTERM)  # the child and its kernel: they are a process group of their own
-        os.waitpid(child.pid, 0)
+        if posix:
+            os.killpg(child.pid, signal.SIGTERM)  # the child and its kernel: they are a process group of their own
+            os.waitpid(child.pid, 0)
+        else:
+            child.terminate()
+            child.wait()
         raise
-    child.returncode = os.waitstatus_to_exitcode(wait_status)
     result = Path(job["result"])
     status = result.read_text() if result.exists() else f"FAILED (the run ended with exit code {child.returncode})"
-    return status, time.perf_counter() - start, usage.ru_maxrss / 1024  # ru_maxrss is in kB on Linux
+    return status, time.perf_counter() - start, peak
 
 
 def summary(rows: list[tuple[str, str, float, float]], build_dir: Path) -> None:
     print("\nSummary")
     width = max(len(name) for name, *_ in rows) if rows else 10
     for name, status, seconds, peak in rows:
-        print(f"  {name:<{width}}  {status:<6}  {seconds:6.1f} s  peak memory {peak:,.0f} MB")
+        memory = f"peak memory {peak:,.0f} MB" if peak == peak else "peak memory not measured here"
+        print(f"  {name:<{width}}  {status:<6}  {seconds:6.1f} s  {memory}")
     print(f"  executed notebooks: {os.path.relpath(build_dir)}/")
 
 

@@ -346,3 +346,15 @@ def test_glossary_defines_the_terms_and_the_notebooks_link_to_it(site: Path) -> 
             linked.add(anchor)
     assert len(linked) >= 15, f"the notebooks link only {sorted(linked)} of the glossary"
     assert 'href="glossary.html"' in page_path(site, "index").read_text(encoding="utf-8")
+
+
+def test_setup_page_is_on_the_site_and_linked(site: Path) -> None:
+    """setup.md: one page for Windows, macOS and Linux, linked from the landing page (and the README)."""
+    import html as html_module
+
+    html = html_module.unescape(re.sub(r"<[^>]+>", "", (site / "setup.html").read_text(encoding="utf-8")))
+    for needle in ("PowerShell", r".venv\Scripts\python scripts\lab.py", ".venv/bin/python scripts/run_series.py",
+                   "wheel for Intel Macs", "Not tested here"):
+        assert needle in html, f"setup page lacks {needle!r}"
+    assert 'href="setup.html"' in page_path(site, "index").read_text(encoding="utf-8")
+    assert "](setup.md)" in (REPO / "README.md").read_text()
