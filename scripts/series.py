@@ -8,6 +8,7 @@ Everything that runs the notebooks imports this module: `scripts/run_series.py` 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -51,6 +52,11 @@ QUICK_PARAMETERS: dict[str, Any] = {
 }
 
 
+# What every run of the series by its scripts passes (run_series.py, refresh_notebooks.py, the tests): one line per
+# epoch from `fit`, as the stored outputs and the website show. A learner in JupyterLab gets the notebooks' own
+# default, "auto": Keras' live progress bar.
+RUN_PARAMETERS: dict[str, Any] = {"FIT_VERBOSE": 2}
+
 # What a run that proves the exercises adds (`run_series.py --exercises`, the tests): the experiments that train
 # run (they wait for the learner otherwise), with the quick settings where a run is quick.
 EXERCISE_PARAMETERS: dict[str, Any] = {"RUN_EXPERIMENTS": True}
@@ -60,6 +66,65 @@ EXERCISE_PARAMETERS: dict[str, Any] = {"RUN_EXPERIMENTS": True}
 # cell (tag "check") that says "Not attempted yet", "Not yet: ..." or "Right: ..."; its metadata "exercise"/"wrong"
 # holds a wrong answer, so that the tests can prove the check says "Not yet" to it.
 SOLUTION = re.compile(r"<details><summary>Solution[^<]*</summary>\s*```python\n(.*?)```\s*</details>", re.S)
+
+
+# Publishing settings: where the series lives online. `scripts/publish.py --repo URL --ref REF` writes them here
+# and into every notebook's Colab step (below); the website's launch buttons (conf.py) are built from them. Empty
+# until the series is published: a notebook run outside a clone then says how to get the series. The environment
+# variables MNIST_TUTORIAL_REPO and MNIST_TUTORIAL_REF override them, in the notebooks and on the website alike.
+REPOSITORY_URL = ""
+REPOSITORY_REF = "main"
+JUPYTERHUB_URL = ""  # a class's JupyterHub, for the website's JupyterHub button (nbgitpuller); optional
+
+# The first lines of every notebook's setup cell: outside a clone of the series (in Colab: not in the series'
+# notebooks/ folder; elsewhere: no `helpers` module beside the notebook or installed) they fetch the series at
+# REPOSITORY_REF, install what the environment lacks (scripts/install_missing.py) and go on in the clone's
+# notebooks/ folder; inside a clone they do nothing. Every failure is one line, not a
+# traceback (IPython shows `_render_traceback_` instead). tests/test_colab.py runs them.
+COLAB_STEP = """\
+import importlib.util, os, pathlib, subprocess, sys
+
+# The Colab step: outside a clone of the series (Colab, or this notebook on its own) fetch the series and install
+# what is missing, then go on in its notebooks/ folder. Inside a clone it does nothing. See setup.md.
+try:
+    import google.colab  # in Colab: is this notebook in the series' notebooks/ folder?
+
+    OUTSIDE = not pathlib.Path("helpers.py").is_file()
+except ImportError:  # elsewhere: is the series' helpers module beside the notebook or installed?
+    OUTSIDE = importlib.util.find_spec("helpers") is None
+if OUTSIDE:
+    class SetupStopped(Exception):
+        _render_traceback_ = lambda self: [f"Setup stopped: {self}"]  # one line, not a traceback
+    REPO = os.environ.get("MNIST_TUTORIAL_REPO", @REPO@)  # the series' repository (scripts/publish.py)
+    REF = os.environ.get("MNIST_TUTORIAL_REF", @REF@)
+    CLONE = pathlib.Path("mnist-tf-tutorial").absolute()
+    if not REPO:
+        raise SetupStopped("this notebook needs the rest of the series: open it in a clone of the series (setup.md)")
+    URL = pathlib.Path(REPO).absolute().as_uri() if pathlib.Path(REPO).is_dir() else REPO
+    CLONE.mkdir(exist_ok=True)
+    GIT = [["init", "-q"], ["fetch", "-q", "--depth", "1", URL, REF], ["checkout", "-q", "FETCH_HEAD"]]
+    for ARGS in [] if (CLONE / "notebooks" / "helpers.py").is_file() else GIT:  # fetched before: go on
+        try:
+            DONE = subprocess.run(["git", "-C", CLONE, *ARGS], capture_output=True, text=True, timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise SetupStopped(f"git could not fetch the series: {error}") from None
+        WHY = [line for line in DONE.stderr.splitlines() if line.startswith(("fatal:", "error:"))] or ["git failed"]
+        if DONE.returncode:
+            raise SetupStopped(f"could not fetch {REF} of {REPO}: {WHY[0]}")
+    DONE = subprocess.run([sys.executable, CLONE / "scripts" / "install_missing.py"], capture_output=True, text=True)
+    print(DONE.stdout, end="")
+    if DONE.returncode:
+        raise SetupStopped((DONE.stderr.strip().splitlines() or ["could not install what the series needs"])[-1])
+    os.chdir(CLONE / "notebooks")
+    sys.path.insert(0, str(CLONE / "notebooks"))
+"""
+
+
+def colab_step(repo: str | None = None, ref: str | None = None) -> str:
+    """The Colab step with the publishing settings (or `repo` and `ref`) in it, as every notebook's setup cell
+    starts."""
+    repo, ref = REPOSITORY_URL if repo is None else repo, REPOSITORY_REF if ref is None else ref
+    return COLAB_STEP.replace("@REPO@", json.dumps(repo)).replace("@REF@", json.dumps(ref))
 
 
 def notebook(prefix: str) -> Path:
@@ -101,7 +166,8 @@ def plan(
     jobs: list[tuple[Path, dict[str, Any]]] = []
     for path in paths:
         declared = declared_parameters(path)
-        base = quick_parameters(declared) if quick else {}
+        base = {name: value for name, value in RUN_PARAMETERS.items() if name in declared}
+        base.update(quick_parameters(declared) if quick else {})
         if exercises:
             base.update({name: value for name, value in EXERCISE_PARAMETERS.items() if name in declared})
         if epochs is not None and "EPOCHS" in declared:
@@ -200,11 +266,14 @@ def execute(
         if clean:
             source = nbformat.read(notebook, as_version=4)
             executed = nbformat.read(target, as_version=4)
+            executed.cells = [c for c in executed.cells if "injected-parameters" not in c.metadata.get("tags", [])]
             if [c.get("id") for c in executed.cells] != [c.get("id") for c in source.cells]:
                 raise RuntimeError(f"{notebook}: the executed notebook's cells differ from the source's; not written")
+            count = 0
             for cell, ran in zip(source.cells, executed.cells):
-                if cell.cell_type == "code":
-                    cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
+                if cell.cell_type == "code":  # numbered 1, 2, ... as after Run All (no injected cell between)
+                    count += ran.execution_count is not None
+                    cell.outputs, cell.execution_count = ran.outputs, count if ran.execution_count is not None else None
             source.metadata["language_info"] = executed.metadata.get("language_info", {})
             source.metadata.pop("widgets", None)  # widget state changes from run to run
             nbformat.write(source, target)

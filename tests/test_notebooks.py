@@ -147,7 +147,8 @@ def test_notebook_conventions(path: Path) -> None:
     assert "SEED" in code[0].source
     setup = code[1].source
     assert "\nimport helpers" in "\n" + setup and "helpers.setup(SEED)" in setup
-    before = setup.split("import helpers", 1)[0].splitlines()
+    assert setup.startswith(series.colab_step()), "the setup cell starts with the Colab step (scripts/publish.py)"
+    before = setup[len(series.colab_step()):].split("import helpers", 1)[0].splitlines()
     assert all(not line or line.startswith(("import os", "os.environ", "#")) for line in before), (
         "only environment settings (read when TensorFlow is imported) come before `import helpers`"
     )

@@ -1,0 +1,88 @@
+"""Set where the series is published: its repository URL and ref (a branch or tag), and optionally a JupyterHub.
+
+    python scripts/publish.py --repo https://github.com/ORG/mnist-tf-tutorial --ref v2.0
+    python scripts/publish.py --repo https://github.com/ORG/mnist-tf-tutorial --ref main --hub https://hub.example.edu
+    python scripts/publish.py --check          # do the notebooks agree with scripts/series.py? (exit status 1 if not)
+
+It writes the settings into scripts/series.py (which the website's conf.py reads for its launch buttons) and into
+the Colab step at the top of every notebook's setup cell (series.COLAB_STEP), which fetches the series from there
+when a notebook runs outside a clone of it (Colab, a notebook downloaded on its own). Commit the result, and tag
+the ref if it is a tag. tests/test_colab.py checks that the notebooks and series.py agree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import series
+
+SETTINGS = {"repo": "REPOSITORY_URL", "ref": "REPOSITORY_REF", "hub": "JUPYTERHUB_URL"}
+
+
+def setup_cell(notebook) -> nbformat.NotebookNode:
+    """The notebook's setup cell: the first code cell that imports helpers (and calls helpers.setup)."""
+    cells = [cell for cell in notebook.cells if cell.cell_type == "code" and "\nimport helpers" in f"\n{cell.source}"]
+    if not cells or "helpers.setup(" not in cells[0].source:
+        raise ValueError("no setup cell: no code cell imports helpers and calls helpers.setup")
+    return cells[0]
+
+
+def with_colab_step(source: str, step: str) -> str:
+    """The setup cell's source with `step` in place of the Colab step it starts with (added if it has none)."""
+    start = source.find("import helpers")
+    if start < 0:
+        raise ValueError("the setup cell does not import helpers")
+    return f"{step}\n{source[start:]}"
+
+
+def write_settings(path: Path, values: dict[str, str]) -> None:
+    text = path.read_text()
+    for key, value in values.items():
+        text, count = re.subn(rf"^{SETTINGS[key]} = .*?(  #.*)?$", lambda m: f"{SETTINGS[key]} = {json.dumps(value)}{m.group(1) or ''}", text, count=1, flags=re.M)
+        if count != 1:
+            raise ValueError(f"{path.name} has no {SETTINGS[key]} line")
+    path.write_text(text)
+
+
+def disagreeing(repo: str, ref: str) -> list[str]:
+    """The notebooks whose setup cell does not start with the Colab step for `repo` and `ref`."""
+    step = series.colab_step(repo, ref)
+    return [path.name for path in series.NOTEBOOKS if not setup_cell(nbformat.read(path, as_version=4)).source.startswith(step)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repo", help="the series' git repository URL (https://github.com/ORG/NAME)")
+    parser.add_argument("--ref", help=f"the branch or tag the notebooks fetch (now {series.REPOSITORY_REF!r})")
+    parser.add_argument("--hub", help="a JupyterHub's URL, for the website's JupyterHub button (empty: no button)")
+    parser.add_argument("--check", action="store_true", help="only check that the notebooks agree with series.py")
+    args = parser.parse_args(argv)
+    if args.check:
+        wrong = disagreeing(series.REPOSITORY_URL, series.REPOSITORY_REF)
+        print("Every notebook agrees with scripts/series.py." if not wrong else f"Out of step: {', '.join(wrong)}")
+        return 1 if wrong else 0
+    if not args.repo:
+        parser.error("--repo is required (or --check)")
+    values = {"repo": args.repo.strip(), "ref": (args.ref or series.REPOSITORY_REF).strip()}
+    if args.hub is not None:
+        values["hub"] = args.hub.strip().rstrip("/")
+    if not re.fullmatch(r"(https?://|git@|ssh://|file://)\S+", values["repo"]) or not re.fullmatch(r"[\w./-]+", values["ref"]):
+        parser.error("--repo must be a git URL (https://, ssh://, git@ or file://) and --ref a branch or tag name")
+    write_settings(Path(series.__file__), values)
+    step = series.colab_step(values["repo"], values["ref"])
+    for path in series.NOTEBOOKS:
+        notebook = nbformat.read(path, as_version=4)
+        cell = setup_cell(notebook)
+        cell.source = with_colab_step(cell.source, step)
+        nbformat.write(notebook, path)
+    print(f"Published as {values['repo']} at {values['ref']}: scripts/series.py and {len(series.NOTEBOOKS)} notebooks updated.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
