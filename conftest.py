@@ -47,6 +47,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         cell = getattr(item, "cell", None)
         if cell is None or "parameters" not in cell.get("metadata", {}).get("tags", []):
             continue
+        declared = re.findall(r"^(\w+)\s*=", cell.source, re.M)
+        run = {name: value for name, value in series.RUN_PARAMETERS.items() if name in declared}
+        if run:  # one line per epoch from fit, as stored (series.RUN_PARAMETERS)
+            cell.source += "\n# As the series' runs (conftest.py)\n" + "\n".join(f"{n} = {v!r}" for n, v in run.items()) + "\n"
         if not re.search(rf"^{LONG_NOTEBOOK_PARAMETER}\s*=", cell.source, re.M):
             continue
         quick = series.quick_parameters(re.findall(r"^(\w+)\s*=", cell.source, re.M))

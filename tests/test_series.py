@@ -37,7 +37,7 @@ def test_the_quick_settings_reach_only_the_notebooks_that_declare_them() -> None
         jobs[path.stem] = jobs[path.stem] or []
         jobs[path.stem].append(parameters)
     assert jobs["01_reading_the_data"] == [{}]
-    assert jobs["05_training"] == [{"EPOCHS": 1}]
+    assert jobs["05_training"] == [{"FIT_VERBOSE": 2, "EPOCHS": 1}]
     assert jobs["09_going_faster"][0]["TRAIN_IMAGES"] == series.QUICK_PARAMETERS["TRAIN_IMAGES"]
     for path, parameters in series.plan(quick=True):
         assert set(parameters) <= set(series.declared_parameters(path)), path.name
@@ -45,7 +45,7 @@ def test_the_quick_settings_reach_only_the_notebooks_that_declare_them() -> None
 
 def test_plan_overrides_epochs_and_model_types() -> None:
     jobs = series.plan(series.select(["05", "09"]), epochs=3, model_types=["cnn"])
-    assert jobs[0] == (series.notebook("05"), {"EPOCHS": 3, "MODEL_TYPES": ["cnn"]})
+    assert jobs[0] == (series.notebook("05"), {"FIT_VERBOSE": 2, "EPOCHS": 3, "MODEL_TYPES": ["cnn"]})
     assert "MODEL_TYPES" not in jobs[1][1], "09 trains the CNN only and does not declare MODEL_TYPES"
     assert series.plan(series.select(["06"]), model_types=series.MODEL_TYPES) == [(series.notebook("06"), {})]
 
@@ -83,6 +83,42 @@ def test_execute_clean_in_place_stores_only_what_a_learner_sees(tmp_path: Path) 
     assert [p.name for p in tmp_path.iterdir()] == ["tiny.ipynb"], "no temporary file left behind"
 
 
+def test_execute_clean_with_parameters_stores_no_injected_cell(tmp_path: Path) -> None:
+    source = _tiny_notebook(tmp_path / "tiny.ipynb", "print(GREETING)")
+    series.execute(source, {"GREETING": "bonjour"}, source, cwd=tmp_path, timeout=60, clean=True)
+    executed = nbformat.read(source, as_version=4)
+    assert len(executed.cells) == 2 and executed.cells[0].source == "GREETING = 'hello'"
+    assert executed.cells[-1].outputs[0]["text"] == "bonjour\n"
+    assert [cell.execution_count for cell in executed.cells] == [1, 2]
+
+
+def test_fit_shows_a_live_bar_by_default_and_one_line_per_epoch_in_the_series_runs(tmp_path: Path) -> None:
+    """FIT_VERBOSE: the notebooks' default ("auto") gives a learner Keras' progress bar; the runs pass 2."""
+    for path in series.NOTEBOOKS:
+        declared = series.declared_parameters(path)
+        if "FIT_VERBOSE" in declared:
+            assert declared["FIT_VERBOSE"]["default"] == '"auto"', path.name
+            fits = [c.source for c in nbformat.read(path, as_version=4).cells if ".fit(" in c.source and "verbose=FIT_VERBOSE" in c.source]
+            assert fits, f"{path.name} declares FIT_VERBOSE but no fit uses it"
+    assert {p.stem[:2] for p in series.NOTEBOOKS if "FIT_VERBOSE" in series.declared_parameters(p)} == {"05", "09", "10"}
+    body = (
+        "import helpers, numpy as np, keras\nhelpers.setup(1)\n"
+        "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation='softmax')])\n"
+        "model.compile('adam', 'sparse_categorical_crossentropy')\n"
+        "model.fit(np.zeros((256, 4)), np.zeros(256), batch_size=32, epochs=2, verbose=FIT_VERBOSE)"
+    )
+    source = _tiny_notebook(tmp_path / "fit.ipynb", body.replace("FIT_VERBOSE", "VERBOSE"))
+    notebook = nbformat.read(source, as_version=4)
+    notebook.cells[0].source = 'VERBOSE = "auto"'
+    nbformat.write(notebook, source)
+    texts = {}
+    for verbose in ("auto", 2):
+        output = series.execute(source, {"VERBOSE": verbose}, tmp_path / f"out-{verbose}.ipynb", timeout=120)
+        texts[verbose] = "".join(o.get("text", "") for o in nbformat.read(output, as_version=4).cells[-1].outputs)
+    assert "━" in texts["auto"] and "\r" in texts["auto"], texts["auto"]  # the bar, redrawn in place
+    assert "━" not in texts[2] and texts[2].count("Epoch ") == 2 and texts[2].count(" - loss: ") == 2, texts[2]
+
+
 def test_execute_clean_leaves_the_notebook_as_it_was_when_a_cell_fails(tmp_path: Path) -> None:
     from papermill.exceptions import PapermillExecutionError
 
@@ -97,7 +133,7 @@ def test_execute_clean_leaves_the_notebook_as_it_was_when_a_cell_fails(tmp_path:
 def test_plan_with_exercises_runs_the_experiments_where_declared() -> None:
     jobs = dict((path.stem[:2], parameters) for path, parameters in series.plan(quick=True, exercises=True))
     assert jobs["03"] == {"RUN_EXPERIMENTS": True}
-    assert jobs["05"] == {"EPOCHS": 1, "RUN_EXPERIMENTS": True}
+    assert jobs["05"] == {"FIT_VERBOSE": 2, "EPOCHS": 1, "RUN_EXPERIMENTS": True}
     assert jobs["01"] == {}, "01's experiment does not train: nothing to switch on"
 
 
