@@ -2,6 +2,7 @@
 
     make lab                              (or: .venv/bin/python scripts/lab.py)
     .venv\\Scripts\\python scripts\\lab.py   (Windows, PowerShell)
+    python scripts/lab.py --settings-only  (write the settings into this Python's environment and stop: Binder)
 
 On its first start JupyterLab asks whether to fetch Jupyter's news, and it checks for updates: neither belongs in
 a classroom (nor offline). The settings that turn both off go into this environment's own JupyterLab settings
@@ -42,12 +43,16 @@ def command(extra: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv == ["--settings-only"]:  # an environment made for the series (Binder's postBuild): settings only
+        print("JupyterLab settings written to", write_overrides(Path(sys.prefix)))
+        return 0
     if sys.prefix != sys.base_prefix:  # a virtual environment: its settings are the project's own
         write_overrides(Path(sys.prefix))
     else:
         print("Not in a virtual environment: starting JupyterLab without writing its settings (see the README).")
     try:
-        return subprocess.call(command(sys.argv[1:] if argv is None else argv), cwd=series.REPO_ROOT)
+        return subprocess.call(command(argv), cwd=series.REPO_ROOT)
     except KeyboardInterrupt:  # Ctrl-C: JupyterLab shuts its kernels down itself
         return 130
 
