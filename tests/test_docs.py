@@ -38,7 +38,16 @@ LOCAL_SCHEMES = ("file", "data", "blob", "about", "chrome-error")
 # Build
 
 
-def build_site(outdir: Path, execute: bool = False) -> subprocess.CompletedProcess[str]:
+# The site is built as if published (launch buttons need a repository): the publishing settings, as
+# scripts/publish.py would write them, given through the environment variables that override them.
+PUBLISHED = {
+    "MNIST_TUTORIAL_REPO": "https://github.com/example-org/mnist-tf-tutorial",
+    "MNIST_TUTORIAL_REF": "v2.0",
+    "MNIST_TUTORIAL_HUB": "https://hub.example.edu",
+}
+
+
+def build_site(outdir: Path, execute: bool = False, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """sphinx-build -n -W --keep-going, as `make docs` runs it; returns the finished process."""
     command = [
         sys.executable, "-m", "sphinx", "-b", "html", "-n", "-W", "--keep-going", "-E", "-q",
@@ -46,7 +55,7 @@ def build_site(outdir: Path, execute: bool = False) -> subprocess.CompletedProce
         "-D", f"nb_execution_mode={'force' if execute else 'off'}",
         str(REPO), str(outdir / "html"),
     ]  # fmt: skip
-    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800)
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=1800, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +67,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert (html / "index.html").is_file(), f"MNIST_DOCS_HTML={prebuilt}: no index.html there"
         return html
     outdir = tmp_path_factory.mktemp("docs")
-    result = build_site(outdir)
+    result = build_site(outdir, env=PUBLISHED)
     assert result.returncode == 0, f"sphinx-build failed:\n{result.stdout}\n{result.stderr}"
     return outdir / "html"
 
@@ -101,6 +110,8 @@ def test_every_image_has_real_alternative_text(site: Path) -> None:
         for tag in re.findall(r"<img\b[^>]*>", page.read_text(encoding="utf-8")):
             if re.search(r"""\bclass=["'][^"']*\blogo\b""", tag):
                 continue  # the theme's logo, if any, is named by its link
+            if re.search(r"""\bsrc=["'][^"']*_static/images/logo_\w+\.(svg|png)["']""", tag):
+                continue  # a launch button's icon ("Binder logo"), beside the button's name
             images += 1
             alt = re.search(r"""\balt=(["'])(.*?)\1""", tag, re.S)
             assert alt and len(alt.group(2).split()) >= 5, f"{name}: an image without real alternative text: {tag[:160]}"
@@ -163,7 +174,6 @@ const done = arguments[arguments.length - 1];
   while ([...document.images].some(img => !img.complete) && Date.now() < deadline) {
     await new Promise(r => setTimeout(r, 50));
   }
-  if (window.MathJax && MathJax.startup && MathJax.startup.promise) { await MathJax.startup.promise; }
   await document.fonts.ready;
 })().then(() => done(null), error => done(String(error)));
 """
@@ -192,9 +202,7 @@ def check_page(driver, name: str, path: Path) -> None:
     assert not errors, f"{name}: errors in the browser console: {errors}"
     assert driver.execute_script("return document.querySelectorAll('.stderr').length") == 0
     math = driver.execute_script("return document.querySelectorAll('span.math, div.math').length")
-    if math:
-        typeset = driver.execute_script("return document.querySelectorAll('mjx-container').length")
-        assert typeset >= math, f"{name}: {math} formulas, {typeset} typeset by MathJax"
+    assert not math, f"{name}: {math} formulas: the site ships no MathJax (it would load from a CDN); write them as text"
 
 
 @pytest.mark.parametrize("name", ["index", *NOTEBOOKS])
@@ -358,3 +366,81 @@ def test_setup_page_is_on_the_site_and_linked(site: Path) -> None:
         assert needle in html, f"setup page lacks {needle!r}"
     assert 'href="setup.html"' in page_path(site, "index").read_text(encoding="utf-8")
     assert "](setup.md)" in (REPO / "README.md").read_text()
+
+
+def test_no_launch_buttons_until_the_series_is_published(tmp_path: Path) -> None:
+    """Unpublished (no repository URL), the site has no launch buttons; the settings are series.py's."""
+    env = {name: "" for name in PUBLISHED}
+    result = subprocess.run(
+        [sys.executable, "-c", "import conf, json; print(json.dumps(conf.html_theme_options['launch_buttons']))"],
+        cwd=REPO, capture_output=True, text=True, env={**os.environ, **env}, check=True,
+    )
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {}
+
+
+def test_every_notebook_page_has_launch_buttons_and_a_download(browser, site: Path) -> None:
+    """Binder, Colab and JupyterHub links built from the publishing settings, and the .ipynb itself."""
+    if os.environ.get("MNIST_DOCS_HTML"):
+        pytest.skip("a prebuilt site may not be built as published")
+    repo, ref, hub = (PUBLISHED[name] for name in ("MNIST_TUTORIAL_REPO", "MNIST_TUTORIAL_REF", "MNIST_TUTORIAL_HUB"))
+    for name in NOTEBOOKS:
+        path = page_path(site, name)
+        open_page(browser, path)
+        links = browser.execute_script(
+            "return [...document.querySelectorAll('a')].map(a => [a.textContent.trim(), a.getAttribute('href')])"
+        )
+        hrefs = {href for _, href in links if href}
+        notebook = f"notebooks/{name}.ipynb"
+        assert f"https://mybinder.org/v2/gh/example-org/mnist-tf-tutorial/{ref}?urlpath=lab/tree/{notebook}" in hrefs, name
+        assert f"https://colab.research.google.com/github/example-org/mnist-tf-tutorial/blob/{ref}/{notebook}" in hrefs, name
+        puller = [h for h in hrefs if h.startswith(f"{hub}/hub/user-redirect/git-pull?")]
+        assert puller and f"urlpath=lab/tree/mnist-tf-tutorial/{notebook}" in puller[0] and f"branch={ref}" in puller[0], name
+        assert "repo=https%3A//github.com/example-org/mnist-tf-tutorial" in puller[0], name
+        download = [h for h in hrefs if h.endswith(f"_sources/{notebook}")]
+        assert download and (path.parent / download[0]).resolve().is_file(), f"{name}: no .ipynb download"
+        assert repo.split("/")[-1] in puller[0]
+    browser.find_element("css selector", ".dropdown-launch-buttons button").click()
+    save_screenshot(browser, "launch-buttons")
+
+
+def _opaque(path: Path) -> bool:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        if "A" not in image.getbands() and "transparency" not in image.info:
+            return True
+        return image.convert("RGBA").getchannel("A").getextrema()[0] == 255
+
+
+def test_figures_are_readable_in_the_dark_theme(browser, site: Path) -> None:
+    """No figure is a transparent PNG (it would vanish on the dark background); in Chromium, dark mode shows them."""
+    figures = sorted((site / "_images").glob("*.png"))
+    assert figures, "no figures on the site"
+    transparent = [path.name for path in figures if not _opaque(path)]
+    assert not transparent, f"transparent figures, lost on a dark background: {transparent}"
+
+    from PIL import Image
+
+    assert FIGURE_PAGE is not None
+    open_page(browser, page_path(site, FIGURE_PAGE))
+    browser.execute_script("localStorage.setItem('mode', 'dark'); localStorage.setItem('theme', 'dark')")
+    open_page(browser, page_path(site, FIGURE_PAGE))
+    assert browser.execute_script("return document.documentElement.dataset.theme") == "dark"
+    background = browser.execute_script("return getComputedStyle(document.body).backgroundColor")
+    channels = [int(v) for v in re.findall(r"\d+", background)[:3]]
+    assert max(channels) < 80, f"the dark theme's background is {background}"
+    image = browser.find_elements("css selector", "article img")[0]
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", image)
+    shot = save_screenshot(browser, f"{FIGURE_PAGE}-dark")
+    box = browser.execute_script(
+        "const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom, window.devicePixelRatio]", image
+    )
+    left, top, right, bottom, ratio = box
+    with Image.open(shot) as screen:
+        crop = screen.convert("L").crop(tuple(round(v * ratio) for v in (left, top, right, bottom)))
+        assert crop.width > 100 and crop.height > 50
+        corners = [crop.getpixel((x, y)) for x in (3, crop.width - 4) for y in (3, crop.height - 4)]
+    # The figure's margins are white in the file; the dark theme dims images (brightness .8, contrast 1.2) and frames
+    # outputs in light grey: the figure must still stand out light from the dark page, not be see-through.
+    assert min(corners) > 150 and min(corners) - max(channels) > 100, f"figure corners {corners} on a {background} page"
+    browser.execute_script("localStorage.setItem('mode', 'light'); localStorage.setItem('theme', 'light')")

@@ -24,8 +24,6 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -50,6 +48,7 @@ class LabServer:
 
     def __init__(self, process: subprocess.Popen[bytes], port: int, token: str, root: Path, log: Path) -> None:
         self.process, self.port, self.token, self.root, self.log = process, port, token, root, log
+        self.runtime = root.parent / "runtime"  # JUPYTER_RUNTIME_DIR: the kernels' connection files
         self.url = f"http://127.0.0.1:{port}"
 
     def request(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> dict | list | None:
@@ -175,49 +174,27 @@ def lab():
 # The kernel API: run a notebook through the server
 
 
-class KernelChannel:
-    """Jupyter messages over the server's kernel websocket (the JSON protocol)."""
+def kernel_client(server: LabServer, kernel_id: str):
+    """A jupyter_client client of a kernel the server started (its connection file is in the server's runtime dir)."""
+    from jupyter_client import BlockingKernelClient, find_connection_file
 
-    def __init__(self, server: LabServer, kernel_id: str) -> None:
-        import websocket  # websocket-client, a dependency of jupyter_server
+    client = BlockingKernelClient()
+    client.load_connection_file(find_connection_file(f"kernel-{kernel_id}.json", path=[str(server.runtime)]))
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    return client
 
-        self.session = uuid.uuid4().hex
-        url = f"ws://127.0.0.1:{server.port}/api/kernels/{kernel_id}/channels?session_id={self.session}"
-        self.ws = websocket.create_connection(url, header=[f"Authorization: token {server.token}"], timeout=30)
 
-    def execute(self, code: str, timeout: float = CELL_TIMEOUT) -> tuple[dict, list]:
-        """Run code; return the execute_reply content and the outputs as nbformat output nodes."""
-        msg_id = uuid.uuid4().hex
-        header = {
-            "msg_id": msg_id, "msg_type": "execute_request", "username": "test", "session": self.session,
-            "date": datetime.now(timezone.utc).isoformat(), "version": "5.3",
-        }  # fmt: skip
-        content = {
-            "code": code, "silent": False, "store_history": True, "user_expressions": {}, "allow_stdin": False,
-            "stop_on_error": True,
-        }  # fmt: skip
-        message = {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}
-        self.ws.send(json.dumps(message))
-        reply, idle, outputs = None, False, []
-        deadline = time.monotonic() + timeout
-        while reply is None or not idle:
-            self.ws.settimeout(max(1.0, deadline - time.monotonic()))
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"no answer from the kernel within {timeout} s for:\n{code}")
-            incoming = json.loads(self.ws.recv())
-            if incoming.get("parent_header", {}).get("msg_id") != msg_id:
-                continue
-            kind = incoming["header"]["msg_type"]
-            if kind == "execute_reply":
-                reply = incoming["content"]
-            elif kind == "status" and incoming["content"]["execution_state"] == "idle":
-                idle = True
-            elif kind in ("stream", "display_data", "execute_result", "error"):
-                outputs.append(nbformat.v4.output_from_msg(incoming))
-        return reply, outputs
+def run_code(client, code: str, timeout: float = CELL_TIMEOUT) -> tuple[dict, list]:
+    """Run code in the kernel; return the execute_reply content and the outputs as nbformat output nodes."""
+    outputs: list = []
 
-    def close(self) -> None:
-        self.ws.close()
+    def keep(message: dict) -> None:
+        if message["header"]["msg_type"] in ("stream", "display_data", "execute_result", "error"):
+            outputs.append(nbformat.v4.output_from_msg(message))
+
+    reply = client.execute_interactive(code, timeout=timeout, output_hook=keep, allow_stdin=False, stop_on_error=True)
+    return reply["content"], outputs
 
 
 def _sanitizers() -> list[tuple[re.Pattern[str], str]]:
@@ -254,7 +231,7 @@ def test_notebook_runs_through_the_server_kernel(lab: LabServer) -> None:
     assert isinstance(session, dict)
     kernels = lab.request("GET", "/api/kernels")
     assert isinstance(kernels, list) and session["kernel"]["id"] in [k["id"] for k in kernels], "no kernel started"
-    channel = KernelChannel(lab, session["kernel"]["id"])
+    client = kernel_client(lab, session["kernel"]["id"])
     rules = _sanitizers()
     compared = 0
     try:
@@ -264,7 +241,7 @@ def test_notebook_runs_through_the_server_kernel(lab: LabServer) -> None:
             tags = set(cell.metadata.get("tags", []))
             if "nbval-skip" in tags:
                 continue
-            reply, outputs = channel.execute(cell.source)
+            reply, outputs = run_code(client, cell.source)
             errors = [f"{o['ename']}: {o['evalue']}" for o in outputs if o["output_type"] == "error"]
             if "raises-exception" not in tags:
                 assert reply["status"] == "ok" and not errors, f"cell {number} failed: {errors}\n{cell.source}"
@@ -274,10 +251,10 @@ def test_notebook_runs_through_the_server_kernel(lab: LabServer) -> None:
             assert fresh == stored, f"cell {number}: the output differs from the stored one\n{cell.source}"
             compared += bool(stored)
         # The kernel is a real one: its working directory is the notebook's folder, as in JupyterLab.
-        reply, outputs = channel.execute("import os; print(os.path.basename(os.getcwd()))")
+        reply, outputs = run_code(client, "import os; print(os.path.basename(os.getcwd()))")
         assert reply["status"] == "ok" and outputs[0]["text"].strip() == "notebooks"
     finally:
-        channel.close()
+        client.stop_channels()
         lab.request("DELETE", f"/api/sessions/{session['id']}")
     assert compared >= 3, f"only {compared} cells had outputs to compare"
     assert not lab.request("GET", "/api/sessions"), "the session was not removed"
