@@ -10,6 +10,7 @@ page in headless Chromium and checks that no request leaves file://.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -52,11 +53,13 @@ nb_mime_priority_overrides = [("html", "application/vnd.jupyter.widget-view+json
 
 # Launch buttons on every notebook page (Binder, Colab, a class's JupyterHub), from the publishing settings
 # (scripts/series.py, written by scripts/publish.py; MNIST_TUTORIAL_REPO / _REF / _HUB override them). They are
-# plain links, loaded only when clicked. Until the series is published (no https repository URL) there are none.
-REPOSITORY_URL = os.environ.get("MNIST_TUTORIAL_REPO", series.REPOSITORY_URL)
-REPOSITORY_REF = os.environ.get("MNIST_TUTORIAL_REF", series.REPOSITORY_REF)
-JUPYTERHUB_URL = os.environ.get("MNIST_TUTORIAL_HUB", series.JUPYTERHUB_URL)
-PUBLISHED = REPOSITORY_URL.startswith("https://")
+# plain links, loaded only when clicked. Until the series is published there are none.
+REPOSITORY_URL = (os.environ.get("MNIST_TUTORIAL_REPO") or series.REPOSITORY_URL).rstrip("/").removesuffix(".git")
+REPOSITORY_REF = os.environ.get("MNIST_TUTORIAL_REF") or series.REPOSITORY_REF
+JUPYTERHUB_URL = os.environ.get("MNIST_TUTORIAL_HUB") or series.JUPYTERHUB_URL
+# sphinx-book-theme builds launch links for these hosts only (another fails the build); a notebook's Colab step
+# fetches from any git URL.
+PUBLISHED = re.fullmatch(r"https://(github\.com|gitlab\.com|bitbucket\.org)/[\w.-]+/[\w.-]+", REPOSITORY_URL) is not None
 LAUNCH_BUTTONS = {
     "notebook_interface": "jupyterlab",
     "binderhub_url": "https://mybinder.org",

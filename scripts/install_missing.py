@@ -42,16 +42,19 @@ def missing(pins: list[tuple[str, str]]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dry-run", action="store_true", help="say what is missing, install nothing")
+    parser.add_argument("--requirements", type=Path, default=RUNTIME, help="the pins to check (default: %(default)s)")
     args = parser.parse_args(argv)
-    lacking = missing(needed())
+    lacking = missing(needed(args.requirements))
     if not lacking:
         return 0
     print(("Missing here: " if args.dry_run else "Installing what this environment lacks: ") + " ".join(lacking))
     if args.dry_run:
         return 0
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", *lacking], capture_output=True, text=True)
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", *lacking]
+    done = subprocess.run(pip, capture_output=True, text=True)
     if done.returncode:
-        reason = (done.stderr.strip().splitlines() or ["pip failed"])[-1]
+        errors = [line for line in done.stderr.splitlines() if line.startswith("ERROR:")]
+        reason = (errors or done.stderr.strip().splitlines() or ["pip failed"])[-1]
         print(f"Could not install {' '.join(lacking)}: {reason}", file=sys.stderr)
         return 1
     return 0

@@ -32,12 +32,21 @@ def setup_cell(notebook) -> nbformat.NotebookNode:
     return cells[0]
 
 
+STEP_END = 'sys.path.insert(0, str(CLONE / "notebooks"))\n'  # the Colab step's last line (series.COLAB_STEP)
+
+
 def with_colab_step(source: str, step: str) -> str:
-    """The setup cell's source with `step` in place of the Colab step it starts with (added if it has none)."""
-    start = source.find("import helpers")
-    if start < 0:
+    """The setup cell's source with `step` in place of the Colab step it starts with (put first if it has none);
+    what follows the old step is kept as it is."""
+    if "import helpers" not in source:
         raise ValueError("the setup cell does not import helpers")
-    return f"{step}\n{source[start:]}"
+    first = step.splitlines()[0]
+    if source.startswith(first):
+        end = source.find(STEP_END)
+        if end < 0:
+            raise ValueError("the setup cell's Colab step has no end: restore it from series.COLAB_STEP")
+        source = source[end + len(STEP_END):].lstrip("\n")
+    return f"{step}\n{source}"
 
 
 def write_settings(path: Path, values: dict[str, str]) -> None:
@@ -68,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1 if wrong else 0
     if not args.repo:
         parser.error("--repo is required (or --check)")
-    values = {"repo": args.repo.strip(), "ref": (args.ref or series.REPOSITORY_REF).strip()}
+    repo = args.repo.strip().rstrip("/")
+    values = {"repo": repo[: -len(".git")] if repo.endswith(".git") else repo, "ref": (args.ref or series.REPOSITORY_REF).strip()}
     if args.hub is not None:
         values["hub"] = args.hub.strip().rstrip("/")
     if not re.fullmatch(r"(https?://|git@|ssh://|file://)\S+", values["repo"]) or not re.fullmatch(r"[\w./-]+", values["ref"]):

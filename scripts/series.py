@@ -95,22 +95,30 @@ except ImportError:  # elsewhere: is the series' helpers module beside the noteb
 if OUTSIDE:
     class SetupStopped(Exception):
         _render_traceback_ = lambda self: [f"Setup stopped: {self}"]  # one line, not a traceback
-    REPO = os.environ.get("MNIST_TUTORIAL_REPO", @REPO@)  # the series' repository (scripts/publish.py)
-    REF = os.environ.get("MNIST_TUTORIAL_REF", @REF@)
+
+    def _git(*args):
+        try:
+            return subprocess.run(["git", "-C", CLONE, *args], capture_output=True, text=True, timeout=600,
+                                  env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})  # never wait for a password
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise SetupStopped(f"git could not fetch the series: {error}") from None
+
+    REPO = os.environ.get("MNIST_TUTORIAL_REPO") or @REPO@  # the series' repository (scripts/publish.py)
+    REF = os.environ.get("MNIST_TUTORIAL_REF") or @REF@
     CLONE = pathlib.Path("mnist-tf-tutorial").absolute()
     if not REPO:
         raise SetupStopped("this notebook needs the rest of the series: open it in a clone of the series (setup.md)")
     URL = pathlib.Path(REPO).absolute().as_uri() if pathlib.Path(REPO).is_dir() else REPO
-    CLONE.mkdir(exist_ok=True)
-    GIT = [["init", "-q"], ["fetch", "-q", "--depth", "1", URL, REF], ["checkout", "-q", "FETCH_HEAD"]]
-    for ARGS in [] if (CLONE / "notebooks" / "helpers.py").is_file() else GIT:  # fetched before: go on
+    if not (CLONE / ".git").is_dir() or _git("rev-parse", "-q", "--verify", "HEAD").returncode:  # not fetched yet
         try:
-            DONE = subprocess.run(["git", "-C", CLONE, *ARGS], capture_output=True, text=True, timeout=600)
-        except (OSError, subprocess.TimeoutExpired) as error:
-            raise SetupStopped(f"git could not fetch the series: {error}") from None
-        WHY = [line for line in DONE.stderr.splitlines() if line.startswith(("fatal:", "error:"))] or ["git failed"]
-        if DONE.returncode:
-            raise SetupStopped(f"could not fetch {REF} of {REPO}: {WHY[0]}")
+            CLONE.mkdir(exist_ok=True)
+        except OSError as error:
+            raise SetupStopped(f"cannot make the folder for the series here: {error}") from None
+        for ARGS in (["init", "-q"], ["fetch", "-q", "--depth", "1", URL, REF], ["checkout", "-q", "-f", "FETCH_HEAD"]):
+            DONE = _git(*ARGS)
+            WHY = [line for line in DONE.stderr.splitlines() if line.startswith(("fatal:", "error:"))] or ["git failed"]
+            if DONE.returncode:
+                raise SetupStopped(f"could not fetch {REF} of {REPO}: {WHY[0]}")
     DONE = subprocess.run([sys.executable, CLONE / "scripts" / "install_missing.py"], capture_output=True, text=True)
     print(DONE.stdout, end="")
     if DONE.returncode:

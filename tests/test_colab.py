@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -19,6 +20,7 @@ import series
 from nbclient import NotebookClient
 from publish import disagreeing, main as publish_main, setup_cell, with_colab_step, write_settings
 
+from install_missing import main as install_main
 from install_missing import missing, needed
 
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"]
@@ -41,19 +43,45 @@ def test_publish_writes_the_settings_everywhere(tmp_path: Path) -> None:
         'JUPYTERHUB_URL = "https://hub.example.edu"\n'
     )
     step = series.colab_step("https://github.com/example/mnist-tf-tutorial", "v2.0")
-    assert '"MNIST_TUTORIAL_REPO", "https://github.com/example/mnist-tf-tutorial")' in step and '"v2.0")' in step
+    assert 'get("MNIST_TUTORIAL_REPO") or "https://github.com/example/mnist-tf-tutorial"' in step
+    assert 'get("MNIST_TUTORIAL_REF") or "v2.0"' in step
     source = setup_cell(nbformat.read(series.notebook("01"), as_version=4)).source
     changed = with_colab_step(source, step)
     assert changed.startswith(step) and changed.endswith(source[len(series.colab_step()):])
     with pytest.raises(SystemExit):
         publish_main(["--repo", "not a url"])
+    # An older step is replaced whatever its settings; what follows it (environment settings) is kept.
+    older = series.colab_step("https://example.org/old.git", "v1") + '\nos.environ["X"] = "1"\nimport helpers\n'
+    assert with_colab_step(older, step) == step + '\nos.environ["X"] = "1"\nimport helpers\n'
 
 
-def test_install_missing_names_only_what_is_not_installed() -> None:
+def test_publish_normalizes_the_url_and_checks_the_notebooks(tmp_path: Path, monkeypatch) -> None:
+    written: dict = {}
+    monkeypatch.setattr("publish.write_settings", lambda path, values: written.update(values))
+    monkeypatch.setattr("publish.series.NOTEBOOKS", ())
+    assert publish_main(["--repo", "https://github.com/example/mnist-tf-tutorial.git/", "--ref", "v2"]) == 0
+    assert written == {"repo": "https://github.com/example/mnist-tf-tutorial", "ref": "v2"}
+
+
+def test_install_missing_names_only_what_is_not_installed(tmp_path: Path, capsys) -> None:
     pins = needed()
     assert ("tensorflow", "2.21.0") in pins and ("ipycanvas", "0.14.3") in pins
     assert missing(pins) == []  # this environment has everything
     assert missing([("numpy", "0.0.1"), ("no-such-package-here", "1.0")]) == ["no-such-package-here==1.0"]
+    wanted = tmp_path / "requirements.in"
+    wanted.write_text("# a comment\nnumpy==0.0.1\nno-such-package-here==1.0  # not on any index\n")
+    assert install_main(["--dry-run", "--requirements", str(wanted)]) == 0
+    assert capsys.readouterr().out == "Missing here: no-such-package-here==1.0\n"
+
+
+def test_install_missing_says_in_one_line_why_pip_failed(tmp_path: Path) -> None:
+    wanted = tmp_path / "requirements.in"
+    wanted.write_text("no-such-package-here==1.0\n")
+    done = subprocess.run([sys.executable, series.REPO_ROOT / "scripts" / "install_missing.py", "--requirements", wanted],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1 and done.stdout == "Installing what this environment lacks: no-such-package-here==1.0\n"
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Could not install no-such-package-here==1.0: ERROR:"), done.stderr
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +146,22 @@ def test_inside_a_clone_the_colab_step_does_nothing(tmp_path: Path, monkeypatch)
         assert cells[1].outputs == [], cells[1].outputs
         assert cells[2].outputs[0]["text"] == "False True\n", (folder, cells[2].outputs)
     assert not list((tmp_path / "elsewhere").iterdir()) and not (series.NOTEBOOKS_DIR / "mnist-tf-tutorial").exists()
+
+
+def test_a_notebook_alone_outside_colab_fetches_the_series_too(published: Path, tmp_path: Path, monkeypatch) -> None:
+    """Outside Colab the step looks for the helpers module: here it is hidden, as in a Python without the series."""
+    monkeypatch.delenv("PYTHONPATH", raising=False)
+    monkeypatch.setenv("MNIST_TUTORIAL_REPO", str(published))
+    monkeypatch.setenv("MNIST_TUTORIAL_REF", "main")
+    hide = "import sys\nsys.path[:] = [p for p in sys.path if not p.rstrip('/').endswith('notebooks')]\nsys.path_importer_cache.clear()"
+    (tmp_path / "downloads").mkdir()
+    cells = _run_cells(tmp_path / "downloads", hide, series.colab_step(), "import helpers\nprint(OUTSIDE, helpers.REPO_ROOT.parent.name)")
+    assert all(o.output_type != "error" for c in cells for o in c.outputs), [c.outputs for c in cells]
+    assert cells[2].outputs[0]["text"] == "True downloads\n"
+    assert (tmp_path / "downloads" / "mnist-tf-tutorial" / ".git").is_dir()
+    # Run again (or after a restart): the clone is used as it is, nothing is fetched twice.
+    again = _run_cells(tmp_path / "downloads", hide, series.colab_step(), "print(os.getcwd().endswith('notebooks'))")
+    assert again[1].outputs == [] and again[2].outputs[0]["text"] == "True\n"
 
 
 def test_every_failure_of_the_colab_step_is_one_line(published: Path, tmp_path: Path, monkeypatch) -> None:
