@@ -28,8 +28,9 @@ lab: venv
 test: venv
 	$(PY) -m pytest
 
-## The benchmark: side-by-side timings of the recipes, the knobs, reading and inference, medians of 3 repeats
-## (about 40 minutes on 2 CPU cores); tables in build/bench/bench.md. `make bench BENCH_ARGS=--quick`: 3 minutes.
+## The benchmark: the notebooks run with parameter sets, side by side (models, notebook overhead, reading,
+## inference, knobs, recipes), medians of 3 repeats; tables in build/bench/bench.md, and a full run rewrites
+## benchmark.md's tables and the README's recipes. `make bench BENCH_ARGS=--quick`: a short smoke run.
 bench: venv
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 

@@ -8,6 +8,7 @@ notebook 04's models, and saving and loading with checks and atomic writes (07 s
 import contextlib
 import gzip
 import io
+import json
 import math
 import os
 import shutil
@@ -21,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-# TensorFlow's C++ runtime logs to file descriptor 2 while it is imported; those lines would land in every notebook
-# as red stderr output. oneDNN's CPU kernels are on for the whole series: TensorFlow turns them on by itself on some
-# processors only (not on AVX2-only AMD ones, where they made the CNN 1.7x faster), reading this variable once, at
-# import. Results stay reproducible (tests/test_reproducibility.py); TF_ENABLE_ONEDNN_OPTS=0 turns them off.
+# TensorFlow's C++ runtime logs to file descriptor 2 while it is imported (red stderr in every notebook). oneDNN's
+# CPU kernels are on for the whole series: TensorFlow turns them on by itself on some processors only (not on
+# AVX2-only AMD ones, where they made the CNN 1.7x faster), reading this variable once, at import; results stay
+# reproducible (tests/test_reproducibility.py); TF_ENABLE_ONEDNN_OPTS=0 turns them off.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
@@ -56,14 +57,14 @@ finally:
     os.dup2(_saved_fd2, 2)
     os.close(_saved_fd2)
     os.close(_devnull)
+import absl.logging  # noqa: E402  (installed with TensorFlow)
 import keras  # noqa: E402
 
 
 # ---------------------------------------------------------------------------------------------------- paths
 def output_root() -> Path:
     """Folder that receives what the series writes: the repository, or $MNIST_TUTORIAL_OUTPUT."""
-    override = os.environ.get("MNIST_TUTORIAL_OUTPUT")
-    return Path(override).resolve() if override else REPO_ROOT
+    return Path(os.environ["MNIST_TUTORIAL_OUTPUT"]).resolve() if os.environ.get("MNIST_TUTORIAL_OUTPUT") else REPO_ROOT
 
 
 def model_dir(model_type: str) -> Path:
@@ -82,17 +83,13 @@ def show_path(path: str | os.PathLike[str]) -> str:
 
 # ------------------------------------------------------------------------------------------ reproducibility
 def setup(seed: int = 42) -> None:
-    """Seed Python, NumPy and TensorFlow (keras.utils.set_random_seed seeds all three), make TensorFlow's ops
-    deterministic, quiet its logging, and turn tf.data's autotuning off in the pipeline Keras builds for `fit` from
-    NumPy arrays: in TensorFlow 2.21, deleting that pipeline's iterator at the end of an epoch sometimes waits seconds
-    for the autotuning thread (a race in its cancellation; epochs up to 8 s longer on a 2-core CPU). Without it: the
-    same batches in the same order, no stalls."""
+    """Seed Python, NumPy and TensorFlow, make TensorFlow's ops deterministic, quiet its logging, and turn tf.data's
+    autotuning off in the pipeline Keras builds for `fit` from arrays: in TensorFlow 2.21 deleting its iterator after
+    an epoch sometimes waits seconds for the tuning thread (epochs up to 8 s longer on a 2-core CPU)."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     tf.get_logger().setLevel("ERROR")
-    with contextlib.suppress(ImportError):
-        import absl.logging  # Keras' warnings (e.g. "HDF5 is legacy") go through absl
-        absl.logging.set_verbosity(absl.logging.ERROR)
+    absl.logging.set_verbosity(absl.logging.ERROR)  # Keras' warnings (e.g. "HDF5 is legacy") go through absl
     with contextlib.suppress(ImportError):  # another Keras: fit works as it is, only without this fix
         from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
         original = ArrayDataAdapter.get_tf_dataset
@@ -105,7 +102,7 @@ def setup(seed: int = 42) -> None:
             ArrayDataAdapter.get_tf_dataset = get_tf_dataset
 
 
-# ------------------------------------------------------------------------------------------------ IDX files
+# ------------------------------------------------------------------------------------- the data: IDX files
 def read_idx(path: str | os.PathLike[str], expected_magic: int) -> np.ndarray:
     """Read an IDX file of unsigned bytes, raw or gzip, checking its magic number, header and payload length. The
     declared size is checked before the payload is read, so a corrupt header never makes it allocate gigabytes."""
@@ -129,20 +126,17 @@ def read_idx(path: str | os.PathLike[str], expected_magic: int) -> np.ndarray:
             magic = struct.unpack(">I", header[:4])[0] if len(header) >= 4 else None
             if magic is not None and magic != expected_magic:
                 other = {IMAGES_MAGIC: " It looks like an image file.", LABELS_MAGIC: " It looks like a label file."}
-                raise IDXFormatError(
-                    f"{where}: wrong magic number {magic} (0x{magic:08X}); an IDX {kind} file starts with "
-                    f"{expected_magic} (0x{expected_magic:08X}).{other.get(magic, ' Is it an IDX file at all?')}"
-                )
+                raise IDXFormatError(f"{where}: wrong magic number {magic} (0x{magic:08X}); an IDX {kind} file "
+                                     f"starts with {expected_magic} (0x{expected_magic:08X})."
+                                     f"{other.get(magic, ' Is it an IDX file at all?')}")
             if len(header) < header_size:
                 raise IDXFormatError(
                     f"{where}: header cut short: {len(header)} bytes, an IDX {kind} file needs {header_size}.")
             dims = struct.unpack(f">{expected_magic & 0xFF}I", header[4:])
             expected = math.prod(dims)
             if is_gzip and expected > GZIP_MAX_RATIO * file_size:
-                raise IDXFormatError(
-                    f"{where}: the header declares absurd sizes {dims} ({expected:,} bytes of data), "
-                    f"more than a {file_size:,}-byte gzip file can hold. The file is corrupt."
-                )
+                raise IDXFormatError(f"{where}: the header declares absurd sizes {dims} ({expected:,} bytes of data), "
+                                     f"more than a {file_size:,}-byte gzip file can hold. The file is corrupt.")
             actual = file_size - header_size if not is_gzip else None
             if actual is None or actual == expected:  # read in chunks: memory grows with the data actually there
                 payload, chunks = bytearray(), iter(lambda: stream.read(1 << 20), b"")
@@ -152,14 +146,12 @@ def read_idx(path: str | os.PathLike[str], expected_magic: int) -> np.ndarray:
     except (gzip.BadGzipFile, zlib.error, EOFError) as error:
         raise IDXFormatError(f"{where}: corrupt gzip stream ({error}). Download or copy the file again.") from error
     if actual != expected:
-        raise IDXFormatError(
-            f"{where}: payload {'shorter' if actual < expected else 'longer'} than the header declares: the header "
-            f"says {dims} ({expected:,} bytes), the file holds {actual:,} bytes. The file is truncated or corrupt."
-        )
+        raise IDXFormatError(f"{where}: payload {'shorter' if actual < expected else 'longer'} than the header "
+                             f"declares: the header says {dims} ({expected:,} bytes), the file holds {actual:,} bytes. "
+                             "The file is truncated or corrupt.")
     return np.frombuffer(payload, dtype=np.uint8).reshape(dims)
 
 
-# ------------------------------------------------------------------------------------------------- the data
 def load_mnist(*, data_dir: str | os.PathLike[str] = DATA_DIR) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     """MNIST from the IDX files as ((train_data, train_labels), (test_data, test_labels)), like Keras' load_data()."""
     read = {key: read_idx(Path(data_dir) / name, LABELS_MAGIC if "labels" in key else IMAGES_MAGIC)
@@ -170,10 +162,8 @@ def load_mnist(*, data_dir: str | os.PathLike[str] = DATA_DIR) -> tuple[tuple[An
 def split_validation(images: Any, labels: Any) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     """((train_images, train_labels), (val_images, val_labels)): the last VALIDATION_IMAGES held out (notebook 05)."""
     if len(images) != len(labels) or len(images) <= VALIDATION_IMAGES:
-        raise ValueError(
-            f"Need more than {VALIDATION_IMAGES:,} images, as many as labels, to hold out a validation set; "
-            f"got {len(images):,} images and {len(labels):,} labels."
-        )
+        raise ValueError(f"Need more than {VALIDATION_IMAGES:,} images, as many as labels, to hold out a validation "
+                         f"set; got {len(images):,} images and {len(labels):,} labels.")
     n = len(images) - VALIDATION_IMAGES
     return (images[:n], labels[:n]), (images[n:], labels[n:])
 
@@ -182,16 +172,13 @@ def prepare(images: np.ndarray) -> tf.Tensor:
     """Images ready for the models: normalized to [0, 1] as notebook 03's normalize_img does, with a channel axis."""
     images = np.asarray(images)
     if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise ValueError(
-            f"Expected images of shape (N, 28, 28); got {images.shape}. "
-            "Pass a batch of 28x28 MNIST images (for one image use image[None])."
-        )
+        raise ValueError(f"Expected images of shape (N, 28, 28); got {images.shape}. "
+                         "Pass a batch of 28x28 MNIST images (for one image use image[None]).")
     return (tf.cast(images, tf.float32) / 255.0)[..., tf.newaxis]
 
 
 # --------------------------------------------------------------------------------------------------- models
 def _check_model_type(model_type: str) -> str:
-    """Return model_type if it is one of MODEL_TYPES, else raise a ValueError listing them."""
     if model_type not in MODEL_TYPES:
         raise ValueError(f"Unknown model type {model_type!r}; valid types are: {', '.join(MODEL_TYPES)}.")
     return model_type
@@ -215,8 +202,7 @@ def save_model(model: keras.Model, path: str | os.PathLike[str], overwrite: bool
     path = Path(path)
     if path.suffix not in (".keras", ".h5"):
         raise ValueError(f"{show_path(path)}: save as .keras (recommended) or .h5 (legacy); got {path.suffix!r}.")
-    # Keras 3.15's legacy .h5 writer pops "optimizer" out of the model's compile config in place, so a .keras file
-    # saved after it would reload with RMSprop (notebook 07 shows it). Keep a copy and put it back.
+    # Keras 3.15's .h5 writer pops "optimizer" out of the compile config in place (07 shows it): put it back after.
     compile_config = getattr(model, "_compile_config", None)
     saved_config = dict(compile_config.config) if compile_config is not None else None
     try:
@@ -242,10 +228,8 @@ def load_model(path: str | os.PathLike[str]) -> keras.Model:
     try:
         return keras.models.load_model(path, safe_mode=True)
     except Exception as error:
-        raise ModelFileError(
-            f"{show_path(path)}: not a valid saved Keras model ({type(error).__name__}: {error}). "
-            "Save it again with save_model() or retrain it (notebook 05)."
-        ) from error
+        raise ModelFileError(f"{show_path(path)}: not a valid saved Keras model ({type(error).__name__}: {error}). "
+                             "Save it again with save_model() or retrain it (notebook 05).") from error
 
 
 def load_or_train(model_type: str, epochs: int = 5, seed: int = 42) -> keras.Model:
@@ -296,3 +280,21 @@ def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     return write_atomically(path, lambda tmp: tmp.write_bytes(buffer.getvalue()), overwrite=True)
+
+
+
+METRIC_KEYS = {"model_type", "parameters", "epochs", "train_images", "fit_seconds", "seconds_per_epoch",
+               "images_per_second", "validation_accuracy", "test_accuracy", "settings"}
+
+
+def write_metrics(path: str | os.PathLike[str], **runs: dict[str, Any]) -> Path:
+    """The series' one format of measurements (05, 09 and 10 write it, scripts/bench.py reads it): named runs, each
+    with some of METRIC_KEYS, and this process' peak memory in MB (None on Windows); JSON, written atomically."""
+    if unknown := {name: sorted(set(run) - METRIC_KEYS) for name, run in runs.items() if set(run) - METRIC_KEYS}:
+        raise ValueError(f"measurements not in helpers.METRIC_KEYS: {unknown}")
+    peak = None
+    with contextlib.suppress(ImportError):  # Windows has no `resource` module; ru_maxrss is in kB (macOS: bytes)
+        import resource
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
+    text = json.dumps({"peak_memory_mb": peak, "runs": runs}, indent=2, default=float) + "\n"
+    return write_atomically(path, lambda tmp: tmp.write_text(text), overwrite=True)

@@ -53,7 +53,7 @@ def compare_models(output_root: Path, model_types: list[str], since: float = 0.0
     for model_type in model_types:
         metrics_path = output_root / "saved_model" / f"mnist_{model_type}" / "metrics.json"
         if metrics_path.exists() and metrics_path.stat().st_mtime >= since:
-            m = json.loads(metrics_path.read_text())
+            m = json.loads(metrics_path.read_text())["runs"]["tutorial"]  # helpers.write_metrics' format
             lines.append(f"| {model_type.upper()} | {m['parameters']:,} | {m['epochs']} | "
                          f"{m['seconds_per_epoch']:.1f} | {m['test_accuracy']:.4f} |")
     return "\n".join(lines) if len(lines) > 2 else ""

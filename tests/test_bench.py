@@ -1,62 +1,38 @@
-"""scripts/bench.py: the parts that need no training (the machine, the data moves, the schedule, the verdicts).
+"""scripts/bench.py, the harness, without training: its report's verdicts, its jobs in fresh processes, what it reads.
 
-The benchmark itself is run with `make bench`, not by the tests: timings are not tested, they are measured.
+The benchmark itself runs with `make bench`, not in the tests: timings are measured, not tested. The recipes it
+measures are the notebooks' own; the tests of their pieces (notebook 10's moves, notebook 09's schedule) call the
+notebooks' code, through tests/notebook_code.py, or sit in the notebooks.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+from notebook_code import definitions
+
+import bench
+
+MACHINE = {
+    "date": "2026-01-01T00:00:00+00:00",
+    "cpu": "test CPU",
+    "cores": 2,
+    "flags": ["avx2", "fma"],
+    "bf16": False,
+    "tensorflow": "2.21.0",
+    "keras": "3.15.1",
+    "python": "3.11",
+    "os": "Linux",
+    "load_start": "0 / 0 / 0",
+}
 
 
-@pytest.fixture(scope="module")
-def bench():
-    import bench  # scripts/bench.py, on the import path through pytest.ini
-
-    return bench
-
-
-def test_machine_peak_is_computed_from_cores_flags_and_clock(bench) -> None:
-    machine = bench.describe_machine()
-    assert machine["cores"] >= 1
-    assert machine["fp32_flop_per_cycle_per_core"] in (8, 16, 32, 64)
-    if machine["clock_mhz"]:
-        expected = machine["cores"] * machine["fp32_flop_per_cycle_per_core"] * machine["clock_mhz"] / 1000
-        assert machine["peak_gflops"] == pytest.approx(expected)
-
-
-def test_move_maps_identity_and_count(bench) -> None:
-    images = np.random.default_rng(0).integers(0, 256, (50, 28, 28), dtype=np.uint8)
-    maps, pad = bench.move_maps(np, 0, 0)
-    assert len(maps) == 1
-    assert np.array_equal(bench.random_moves(np, images, maps, pad, np.random.default_rng(1)), images)
-    maps, pad = bench.move_maps(np, 2, 10)
-    assert len(maps) == 11 * 5 * 5  # 11 angles x 5 row shifts x 5 column shifts
-
-
-def test_random_moves_shift_a_centred_digit_without_losing_it(bench) -> None:
-    image = np.zeros((1, 28, 28), dtype=np.uint8)
-    image[0, 10:18, 12:16] = 255  # a bar in the middle, far from the edges
-    maps, pad = bench.move_maps(np, 2, 0)  # shifts only: 25 moves
-    moved = bench.random_moves(np, np.repeat(image, 200, axis=0), maps, pad, np.random.default_rng(2))
-    assert moved.dtype == np.uint8 and moved.shape == (200, 28, 28)
-    assert (moved.sum(axis=(1, 2)) == image.sum()).all(), "a shift of at most 2 pixels keeps every pixel of the bar"
-    assert len({m.tobytes() for m in moved}) == 25, "200 draws show all 25 shifts"
-
-
-def test_warmup_cosine_schedule(bench) -> None:
-    keras = pytest.importorskip("keras")
-    schedule = bench.warmup_cosine(keras, peak=0.01, total_steps=100, warmup_share=0.2)
-    rates = [float(schedule(step)) for step in range(101)]
-    assert rates[0] == pytest.approx(0.001)
-    assert max(rates) == pytest.approx(0.01) and int(np.argmax(rates)) == 20
-    assert rates[-1] == pytest.approx(0.0, abs=1e-9)
-
-
-def _record(**values):
-    return {"returncode": 0, "other_load": 0.0, **values}
+def _run(**runs) -> dict:
+    return {"returncode": 0, "other_load": 0.0, "wall_s": 1.0, "max_rss_mb": 100.0, "runs": runs}
 
 
 @pytest.mark.parametrize(
@@ -67,45 +43,104 @@ def _record(**values):
         (50.0, 0.985, 160.0, 0.9940, ["NO", "NO"]),  # not accurate enough
     ],
 )
-def test_report_checks_the_targets(bench, fast_fit, fast_accuracy, further_fit, further_accuracy, verdicts) -> None:
-    machine = {"date": "2026-01-01T00:00:00+00:00", "cpu": "test CPU", "cpu_family_model": None, "cores": 2,
-               "flags": ["avx2", "fma"], "peak_gflops": 100.0, "fp32_flop_per_cycle_per_core": 32, "vector_note": "",
-               "clock_mhz": 1562.5, "clock_source": "test", "backend": "tensorflow", "onednn": False,
-               "load_start": "0 / 0 / 0"}
-    tutorial = _record(fit_s=200.0, test_accuracy=0.9877, epochs=5)
-    settings_fast = {**bench.FAST}
-    settings_further = {**bench.FURTHER}
-    results = {"recipes": {
-        "baseline": [tutorial],
-        "rows": {
-            "fast": [_record(fit_s=fast_fit, test_accuracy=fast_accuracy, settings=settings_fast)],
-            "further": [_record(fit_s=further_fit, test_accuracy=further_accuracy, settings=settings_further)],
-        },
-    }}
-    args = argparse.Namespace(quick=False, repeats=1)
-    text = bench.report(machine, results, args, elapsed=60.0)
-    rows = [line for line in text.splitlines() if line.startswith(("| fast |", "| further |"))]
+def test_report_checks_the_targets(fast_fit, fast_accuracy, further_fit, further_accuracy, verdicts) -> None:
+    results = {
+        "recipes": {
+            "09": [
+                _run(
+                    tutorial={"fit_seconds": 200.0, "test_accuracy": 0.9877},
+                    fast={"fit_seconds": fast_fit, "test_accuracy": fast_accuracy},
+                )
+            ],
+            "10": [_run(further={"fit_seconds": further_fit, "test_accuracy": further_accuracy})],
+        }
+    }
+    text = bench.report(MACHINE, results, argparse.Namespace(quick=False, repeats=1, only=["recipes"]))
+    rows = [line for line in text.splitlines() if line.startswith(("| fast", "| further"))]
     assert [row.split(" | ")[-2] for row in rows] == verdicts
-    assert f"{fast_fit / 200:.2f}x" in rows[0]
+    assert f"{fast_fit / 200:.2f}x" in rows[0] and "test CPU, 2 cores; flags: avx2, fma" in text
+    quick = bench.report(MACHINE, results, argparse.Namespace(quick=True, repeats=1, only=["recipes"]))
+    assert quick.count("not checked (quick run)") == 2
 
 
-@pytest.mark.parametrize(("arrays_fit", "verdict"), [(41.0, "yes"), (42.0, "yes"), (42.1, "NO"), (55.0, "NO")])
-def test_report_checks_the_array_pipeline_against_the_plain_one(bench, arrays_fit, verdict) -> None:
-    """Notebook 05's fit on arrays must stay within 1.05x of the plain tf.data pipeline (medians)."""
-    machine = {"date": "2026-01-01T00:00:00+00:00", "cpu": "test CPU", "cpu_family_model": None, "cores": 2,
-               "flags": ["avx2", "fma"], "peak_gflops": 100.0, "fp32_flop_per_cycle_per_core": 32, "vector_note": "",
-               "clock_mhz": 1562.5, "clock_source": "test", "backend": "tensorflow", "onednn": True,
-               "load_start": "0 / 0 / 0"}
+def test_report_tables_the_knobs_against_the_tutorial_batch() -> None:
+    knobs = {
+        f"knob: {name}": {"images_per_second": speed}
+        for name, speed in [("batch 32 (the tutorial)", 1000.0), (bench.KNOB, 1800.0)]
+    }
+    results = {
+        "knobs": {
+            "images": 16_384,
+            "variants": {
+                "as it comes": [_run(**knobs)],
+                "1 thread": [_run(**{f"knob: {bench.KNOB}": {"images_per_second": 900.0}})],
+            },
+        }
+    }
+    text = bench.report(MACHINE, results, argparse.Namespace(quick=False, repeats=1, only=["knobs"]))
+    assert f"| {bench.KNOB} | 1,800 | 1.80x |" in text and f"| {bench.KNOB}, 1 thread | 900 | 0.90x |" in text
+    assert "this CPU has no bf16 instructions" in text
 
-    def runs(*fits):
-        return [_record(fit_s=f, epoch_s=[f / 5] * 5, tail_s=0.0, test_accuracy=0.988) for f in fits]
 
-    results = {"pipeline": {"epochs": 5, "rows": {
-        "arrays": runs(arrays_fit, arrays_fit + 30, arrays_fit - 1),  # median: arrays_fit
-        "plain": runs(40.0, 45.0, 38.0),  # median 40.0
-        "stock": runs(50.0, 50.0, 50.0),
-    }}}
-    text = bench.report(machine, results, argparse.Namespace(quick=False, repeats=3), elapsed=60.0)
-    row = next(line for line in text.splitlines() if line.startswith("| fit on NumPy arrays, as notebook 05"))
-    cells = [cell.strip() for cell in row.split("|")]
-    assert cells[3] == f"{arrays_fit / 40.0:.2f}x" and cells[4] == "<= 1.05x" and cells[5] == verdict
+def test_the_machine_names_its_cpu_flags_and_versions() -> None:
+    machine = bench.describe_machine()
+    assert machine["cores"] >= 1 and machine["tensorflow"] == "2.21.0" and machine["keras"] == "3.15.1"
+    assert set(machine["flags"]) <= set(bench.FLAGS) and machine["bf16"] == bool(
+        {"avx512_bf16", "amx_bf16"} & set(machine["flags"])
+    )
+
+
+def test_a_job_runs_in_a_fresh_process_and_reports(tmp_path: Path) -> None:
+    runner = bench.Runner(tmp_path)
+    record = runner.run("data: IDX raw", kind="read", data_dir=str(bench.REPO_ROOT / "data"), reads=1)
+    assert record["returncode"] == 0 and record["read_s"] > 0 and record["max_rss_mb"] > 50 and record["wall_s"] > 0
+    failed = runner.run("data: nowhere", kind="read", data_dir=str(tmp_path / "nowhere"), reads=1)
+    assert failed["returncode"] != 0 and "no such file" in failed["error"]
+    assert [r["label"] for r in runner.records] == ["data: IDX raw", "data: nowhere"]
+
+
+def test_a_notebook_runs_as_its_own_code_in_a_script(tmp_path: Path) -> None:
+    """The notebook-overhead baseline: the notebook's code exported with nbconvert, parameters injected, no kernel."""
+    record = bench.Runner(tmp_path).run(
+        "01 as a script", notebook="01", parameters={"SEED": 7}, script=True, env={"MPLBACKEND": "Agg"}
+    )
+    assert record["returncode"] == 0, record.get("error")
+    prepared = (Path(record["out"]) / "prepared-01_reading_the_data.ipynb").read_text()
+    assert "SEED = 7" in prepared
+
+
+def test_the_metrics_the_notebooks_write_are_what_the_harness_reads(tmp_path: Path) -> None:
+    helpers = pytest.importorskip("helpers")
+    runner = bench.Runner(tmp_path)
+    record = runner.run("a helpers call", kind="read", data_dir=str(bench.REPO_ROOT / "data"), reads=1)
+    out = Path(record["out"])
+    helpers.write_metrics(
+        out / "build" / "metrics" / "09_going_faster.json", fast={"fit_seconds": 12.5, "test_accuracy": 0.99}
+    )
+    helpers.write_metrics(out / "saved_model" / "mnist_fc" / "metrics.json", tutorial={"epochs": 5})
+    collected = bench.collect(out)
+    assert collected["runs"] == {"fast": {"fit_seconds": 12.5, "test_accuracy": 0.99}, "tutorial": {"epochs": 5}}
+    assert collected["kernel_peak_mb"] > 50 and json.loads((out / "result.json").read_text())["read_s"] > 0
+
+
+# Notebook 10's moves (its own functions, run here as the benchmark's copies once were).
+notebook10 = definitions("10")
+
+
+def test_move_maps_identity_and_count() -> None:
+    images = np.random.default_rng(0).integers(0, 256, (50, 28, 28), dtype=np.uint8)
+    maps, pad = notebook10.move_maps(0, 0)
+    assert len(maps) == 1
+    assert np.array_equal(notebook10.random_moves(images, maps, pad, np.random.default_rng(1)), images)
+    maps, pad = notebook10.move_maps(2, 10)
+    assert len(maps) == 11 * 5 * 5  # 11 angles x 5 row shifts x 5 column shifts
+
+
+def test_random_moves_shift_a_centred_digit_without_losing_it() -> None:
+    image = np.zeros((1, 28, 28), dtype=np.uint8)
+    image[0, 10:18, 12:16] = 255  # a bar in the middle, far from the edges
+    maps, pad = notebook10.move_maps(2, 0)  # shifts only: 25 moves
+    moved = notebook10.random_moves(np.repeat(image, 200, axis=0), maps, pad, np.random.default_rng(2))
+    assert moved.dtype == np.uint8 and moved.shape == (200, 28, 28)
+    assert (moved.sum(axis=(1, 2)) == image.sum()).all(), "a shift of at most 2 pixels keeps every pixel of the bar"
+    assert len({m.tobytes() for m in moved}) == 25, "200 draws show all 25 shifts"

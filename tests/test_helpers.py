@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import struct
 import subprocess
@@ -525,3 +526,14 @@ def test_a_gzip_file_that_declares_more_than_it_holds_is_read_in_chunks(tmp_path
     finally:
         tracemalloc.stop()
     assert peak < 20_000_000, f"{peak:,} bytes allocated for a 1 MB payload"
+
+
+def test_write_metrics_is_one_format_with_the_peak_memory(tmp_path) -> None:
+    path = helpers.write_metrics(tmp_path / "build" / "metrics" / "x.json",
+                                 fast={"fit_seconds": np.float32(1.5), "settings": {"batch_size": 128}}, knob={"images_per_second": 10.0})
+    written = json.loads(path.read_text())
+    assert written["runs"] == {"fast": {"fit_seconds": 1.5, "settings": {"batch_size": 128}}, "knob": {"images_per_second": 10.0}}
+    assert written["peak_memory_mb"] is None or written["peak_memory_mb"] > 50
+    with pytest.raises(ValueError, match="fit_secs"):
+        helpers.write_metrics(tmp_path / "y.json", fast={"fit_secs": 1.0})
+    assert not (tmp_path / "y.json").exists()

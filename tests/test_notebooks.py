@@ -73,8 +73,10 @@ def test_run_series_leaves_models_in_the_output_folder(series_run) -> None:
         folder = out / "saved_model" / f"mnist_{model_type}"
         assert (folder / "model.keras").is_file() and (folder / "model.h5").is_file()
         assert (folder / "serving" / "saved_model.pb").is_file()
-        metrics = json.loads((folder / "metrics.json").read_text())
+        written = json.loads((folder / "metrics.json").read_text())
+        metrics = written["runs"]["tutorial"]
         assert metrics["model_type"] == model_type and metrics["epochs"] == 1 and metrics["test_accuracy"] > 0.9
+        assert metrics["images_per_second"] > 0 and (written["peak_memory_mb"] or 0) > 100
     assert sorted(p.name for p in (out / "assets").iterdir()) == ["mnist_10_examples.png", "pred_1000.png"]
 
 
