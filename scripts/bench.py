@@ -334,6 +334,13 @@ def update(path: Path, name: str, text: str) -> None:
     path.write_text(head + start + text.strip() + "\n" + end + rest.split(end, 1)[1])
 
 
+def write_record(markdown: str, root: Path = REPO_ROOT) -> None:
+    """A full run's tables of record: all of them into benchmark.md, the machine and the recipes into the README."""
+    update(root / "benchmark.md", "tables", markdown)
+    recipes = markdown.split("### The recipes", 1)[1].split("\n### ", 1)[0].split("\n\n", 1)[1]
+    update(root / "README.md", "recipes", "\n".join(markdown.splitlines()[2:5]) + "\n\n" + recipes)
+
+
 def describe_machine() -> dict[str, Any]:
     """What the tables need to be read: the CPU, its cores and vector flags, the versions, the date, the load."""
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
@@ -376,9 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + markdown + f"\nWrote {args.out / 'bench.md'} and bench.json", flush=True)
     failed = [record["label"] for record in runner.records if record["returncode"]]
     if not args.quick and set(args.only) == set(SECTIONS) and not failed:  # a full run: the tables of record
-        update(REPO_ROOT / "benchmark.md", "tables", markdown)
-        recipes = tables.split("### The recipes", 1)[1].split("\n### ", 1)[0].split("\n\n", 1)[1]
-        update(REPO_ROOT / "README.md", "recipes", "\n".join(tables.splitlines()[2:5]) + "\n\n" + recipes)
+        write_record(markdown)
         print("Updated the tables in benchmark.md and the recipes in README.md", flush=True)
     if failed:
         print(f"{len(failed)} measurement(s) failed: {', '.join(failed)}", flush=True)

@@ -82,6 +82,25 @@ def test_report_tables_the_knobs_against_the_tutorial_batch() -> None:
     assert "this CPU has no bf16 instructions" in text
 
 
+def test_a_full_run_rewrites_the_tables_of_record_and_nothing_else(tmp_path: Path) -> None:
+    results = {"recipes": {"09": [_run(tutorial={"fit_seconds": 200.0, "test_accuracy": 0.9877},
+                                       fast={"fit_seconds": 50.0, "test_accuracy": 0.993})],
+                           "10": [_run(further={"fit_seconds": 150.0, "test_accuracy": 0.996})]}}
+    markdown = bench.report(MACHINE, results, argparse.Namespace(quick=False, repeats=3, only=["recipes"]))
+    for name, block in (("benchmark.md", "tables"), ("README.md", "recipes")):
+        markers = f"<!-- bench:{block} -->\nold\n<!-- /bench:{block} -->"
+        (tmp_path / name).write_text(f"# Title\n\nkept\n{markers}\n\nkept too\n")
+    bench.write_record(markdown + "\nThe run took 25.0 minutes.\n", tmp_path)
+    benchmark, readme = (tmp_path / "benchmark.md").read_text(), (tmp_path / "README.md").read_text()
+    assert benchmark.startswith("# Title\n\nkept\n<!-- bench:tables -->\n## The latest run, 2026-01-01")
+    assert "old" not in benchmark and benchmark.endswith("<!-- /bench:tables -->\n\nkept too\n")
+    assert readme.startswith("# Title\n\nkept\n<!-- bench:recipes -->\n- CPU: test CPU, 2 cores")
+    assert "| fast (notebook 09) | 50.0 s | 0.25x | 99.30%, 99.30% |" in readme and "| yes |" in readme
+    assert "old" not in readme and "### " not in readme and readme.endswith("<!-- /bench:recipes -->\n\nkept too\n")
+    with pytest.raises(ValueError, match="no <!-- bench:tables -->"):
+        bench.update(tmp_path / "README.md", "tables", "x")
+
+
 def test_the_machine_names_its_cpu_flags_and_versions() -> None:
     machine = bench.describe_machine()
     assert machine["cores"] >= 1 and machine["tensorflow"] == "2.21.0" and machine["keras"] == "3.15.1"
