@@ -8,12 +8,12 @@
 Every measurement is one notebook of the series executed by papermill (`series.execute`) in a fresh Python process
 with an output folder of its own: the notebook writes what it measured with `helpers.write_metrics` (fit seconds,
 images/s, accuracies, its kernel's peak memory) and this script reads it, with the process' wall time and peak
-memory (the notebook runner and its kernel, from os.wait4). No recipe lives here: the models are notebook 05's, the
-knobs and the fast recipe notebook 09's, the further recipe notebook 10's, and the notebook-overhead baseline is
-notebook 05's own code exported as a plain script. Reading the data and inference, which no notebook times, call the
-series' helpers. Compare ratios measured in one run, never numbers across runs or machines: the tables say how many
-CPU cores other processes used meanwhile ("other load"). Writes build/bench/bench.json (every measurement) and
-build/bench/bench.md (the tables); trained models and executed notebooks go to a temporary folder, removed at the end.
+memory (os.wait4: the largest of the job's process and its kernel, not their sum). No recipe lives here: the models
+are notebook 05's, the knobs and the fast recipe notebook 09's, the further recipe notebook 10's, and the
+notebook-overhead baseline is notebook 05's own code exported as a plain script. Reading the data and inference,
+which no notebook times, call the series' helpers. Compare ratios measured in one run, never numbers across runs or
+machines: the tables say how many CPU cores other processes used meanwhile ("other load"). Writes bench.json (every
+measurement) and bench.md (the tables) into build/bench/; what the jobs write goes to a temporary folder.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -142,7 +143,7 @@ class Runner:
         with open(out / "log.txt", "w") as log:
             process = subprocess.Popen([sys.executable, __file__, "--job", json.dumps({**job, "out": str(out)})],
                                        stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True)
-            timer = threading.Timer(3600, process.kill)
+            timer = threading.Timer(3600, os.killpg, (process.pid, signal.SIGKILL))  # the job and its kernel
             timer.start()
             try:
                 _, status, usage = os.wait4(process.pid, 0)
@@ -188,8 +189,8 @@ def run_sections(runner: Runner, args: argparse.Namespace, machine: dict[str, An
         results["data_sizes"] = {name: sum(p.stat().st_size for p in folder.glob("*-ubyte")) for name, folder in
                                  folders.items()}
     if "inference" in sections:
-        saved = {model_type: Path(trained[0]["out"]) / "saved_model" / f"mnist_{model_type}" / "model.keras"
-                 for model_type, trained in models.items()}  # notebook 05's models, from the models section
+        saved = {model_type: Path(next((t for t in trained if not t["returncode"]), trained[0])["out"]) / "saved_model"
+                 / f"mnist_{model_type}" / "model.keras" for model_type, trained in models.items()}  # from notebook 05
         results["inference"] = {model_type: [run(f"inference: {model_type} SavedModel #{r + 1}", kind="infer",
                                                  keras_file=str(keras_file), single_calls=200 if quick else 1000,
                                                  batch_calls=10 if quick else 30) for r in range(repeats)]
@@ -200,7 +201,7 @@ def run_sections(runner: Runner, args: argparse.Namespace, machine: dict[str, An
         base = {"EPOCHS": 1, "FAST_EPOCHS": 1, "TRAIN_IMAGES": images, "KNOB_IMAGES": images, "FIT_VERBOSE": 0}
         variants = [("as it comes", {"EXTRA_KNOBS": extra if machine["bf16"] else {}}, {})]
         if not quick:
-            variants += [("1 thread", {"THREADS": 1}, {}), ("oneDNN off", {}, {"TF_ENABLE_ONEDNN_OPTS": "0"})]
+            variants += [("1 intra-op thread", {"THREADS": 1}, {}), ("oneDNN off", {}, {"TF_ENABLE_ONEDNN_OPTS": "0"})]
         results["knobs"] = {"images": images, "variants": {
             name: [run(f"knobs: notebook 09, {name} #{r + 1}", notebook="09", parameters={**base, **params}, env=env)
                    for r in range(repeats)] for name, params, env in variants}}
@@ -210,7 +211,8 @@ def run_sections(runner: Runner, args: argparse.Namespace, machine: dict[str, An
             short = series.quick_parameters(series.declared_parameters(series.notebook(nb))) if quick else {}
             short |= {"TRAIN_IMAGES": 12_000} if quick else {}  # as the first benchmark script's quick run
             results["recipes"][nb] = [run(f"recipes: notebook {nb} (seed {42 + r}) #{r + 1}", notebook=nb,
-                                          parameters={**short, "FIT_VERBOSE": 0, "SEED": 42 + r})
+                                          parameters={**short, "FIT_VERBOSE": 0, "SEED": 42 + r,
+                                                      "CHECK_TARGETS": False})  # the verdicts are this script's
                                       for r in range(repeats)]
     return results
 
@@ -249,7 +251,8 @@ def report(machine: dict[str, Any], results: dict[str, Any], args: argparse.Name
     lines = [f"## The latest run, {m['date']}", "",
              f"- CPU: {m['cpu']}, {m['cores']} cores; flags: {', '.join(m['flags']) or 'none of interest'}",
              f"- TensorFlow {m['tensorflow']}, Keras {m['keras']}, Python {m['python']}, {m['os']}",
-             f"- {kind}; {args.repeats} repeat(s), medians; load average at the start {machine['load_start']}", ""]
+             f"- {kind}; {args.repeats} repeat(s), medians; load average at the start {machine['load_start']}",
+             "- peak memory: the largest process of a measurement (in practice the notebook's kernel)", ""]
     if "models" in args.only:
         rows = []
         for model_type, runs in results["models"].items():
@@ -290,7 +293,8 @@ def report(machine: dict[str, Any], results: dict[str, Any], args: argparse.Name
     if "knobs" in results:
         plain = results["knobs"]["variants"]["as it comes"]
         base = median(plain, "runs", "knob: batch 32 (the tutorial)", "images_per_second")
-        shown = [(name[len("knob: "):], plain, name) for name in plain[0].get("runs", {}) if name.startswith("knob: ")]
+        names = dict.fromkeys(name for record in plain for name in record.get("runs", {}) if name.startswith("knob: "))
+        shown = [(name[len("knob: "):], plain, name) for name in names]
         shown += [(f"{KNOB}, {variant}", runs, f"knob: {KNOB}")
                   for variant, runs in results["knobs"]["variants"].items() if variant != "as it comes"]
         rows = [f"| {setting} | {fmt(median(runs, 'runs', name, 'images_per_second'), ',.0f')} | "
@@ -338,7 +342,9 @@ def write_record(markdown: str, root: Path = REPO_ROOT) -> None:
     """A full run's tables of record: all of them into benchmark.md, the machine and the recipes into the README."""
     update(root / "benchmark.md", "tables", markdown)
     recipes = markdown.split("### The recipes", 1)[1].split("\n### ", 1)[0].split("\n\n", 1)[1]
-    update(root / "README.md", "recipes", "\n".join(markdown.splitlines()[2:5]) + "\n\n" + recipes)
+    recipes = recipes.split("\nThe run took")[0]
+    lead = "The latest full run of `make bench` (every table in [benchmark.md](benchmark.md)):"
+    update(root / "README.md", "recipes", "\n".join([lead, "", *markdown.splitlines()[2:5]]) + "\n\n" + recipes)
 
 
 def describe_machine() -> dict[str, Any]:

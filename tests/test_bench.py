@@ -73,12 +73,12 @@ def test_report_tables_the_knobs_against_the_tutorial_batch() -> None:
             "images": 16_384,
             "variants": {
                 "as it comes": [_run(**knobs)],
-                "1 thread": [_run(**{f"knob: {bench.KNOB}": {"images_per_second": 900.0}})],
+                "1 intra-op thread": [_run(**{f"knob: {bench.KNOB}": {"images_per_second": 900.0}})],
             },
         }
     }
     text = bench.report(MACHINE, results, argparse.Namespace(quick=False, repeats=1, only=["knobs"]))
-    assert f"| {bench.KNOB} | 1,800 | 1.80x |" in text and f"| {bench.KNOB}, 1 thread | 900 | 0.90x |" in text
+    assert f"| {bench.KNOB} | 1,800 | 1.80x |" in text and f"| {bench.KNOB}, 1 intra-op thread | 900 | 0.90x |" in text
     assert "this CPU has no bf16 instructions" in text
 
 
@@ -94,7 +94,8 @@ def test_a_full_run_rewrites_the_tables_of_record_and_nothing_else(tmp_path: Pat
     benchmark, readme = (tmp_path / "benchmark.md").read_text(), (tmp_path / "README.md").read_text()
     assert benchmark.startswith("# Title\n\nkept\n<!-- bench:tables -->\n## The latest run, 2026-01-01")
     assert "old" not in benchmark and benchmark.endswith("<!-- /bench:tables -->\n\nkept too\n")
-    assert readme.startswith("# Title\n\nkept\n<!-- bench:recipes -->\n- CPU: test CPU, 2 cores")
+    assert readme.startswith("# Title\n\nkept\n<!-- bench:recipes -->\nThe latest full run of `make bench`")
+    assert "- CPU: test CPU, 2 cores" in readme and "The run took" not in readme
     assert "| fast (notebook 09) | 50.0 s | 0.25x | 99.30%, 99.30% |" in readme and "| yes |" in readme
     assert "old" not in readme and "### " not in readme and readme.endswith("<!-- /bench:recipes -->\n\nkept too\n")
     with pytest.raises(ValueError, match="no <!-- bench:tables -->"):
