@@ -121,9 +121,7 @@ def test_a_notebook_alone_fetches_the_series_and_runs(published: Path, tmp_path:
     executed = nbformat.read(tmp_path / "01-run.ipynb", as_version=4)
     text = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
     assert "TensorFlow 2.21.0 with Keras 3.15.1" in text and "Installing" not in text
-    probe = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import google.colab, helpers; print(helpers.REPO_ROOT.parent.name)")])
-    NotebookClient(probe, kernel_name="python3", resources={"metadata": {"path": str(alone / "mnist-tf-tutorial" / "notebooks")}}).execute()
-    assert probe.cells[0].outputs[0]["text"].strip() == "content"
+    assert "DATA_DIR = helpers.DATA_DIR" in "".join(c.source for c in executed.cells)  # read from the fetched clone
 
 
 def _run_cells(folder: Path, *sources: str) -> list:
@@ -153,15 +151,19 @@ def test_a_notebook_alone_outside_colab_fetches_the_series_too(published: Path, 
     monkeypatch.delenv("PYTHONPATH", raising=False)
     monkeypatch.setenv("MNIST_TUTORIAL_REPO", str(published))
     monkeypatch.setenv("MNIST_TUTORIAL_REF", "main")
-    hide = "import sys\nsys.path[:] = [p for p in sys.path if not p.rstrip('/').endswith('notebooks')]\nsys.path_importer_cache.clear()"
+    hide = ("import os, sys\nhere = here if 'here' in globals() else os.getcwd()\nos.chdir(here)\n"
+            "sys.modules.pop('helpers', None)\nsys.path_importer_cache.clear()\n"
+            "sys.path[:] = [p for p in sys.path if not p.rstrip('/').endswith('notebooks')]")
     (tmp_path / "downloads").mkdir()
-    cells = _run_cells(tmp_path / "downloads", hide, series.colab_step(), "import helpers\nprint(OUTSIDE, helpers.REPO_ROOT.parent.name)")
+    probe = "import helpers\nprint(OUTSIDE, helpers.REPO_ROOT.parent.name, os.getcwd().endswith('notebooks'))"
+    fetched = "print((pathlib.Path(here) / 'mnist-tf-tutorial' / '.git' / 'FETCH_HEAD').stat().st_mtime_ns)"
+    # Twice, as after a restart: the second time the step finds the clone it fetched, and fetches nothing.
+    cells = _run_cells(tmp_path / "downloads", hide, series.colab_step(), probe, fetched,
+                       hide, series.colab_step(), probe, fetched)
     assert all(o.output_type != "error" for c in cells for o in c.outputs), [c.outputs for c in cells]
-    assert cells[2].outputs[0]["text"] == "True downloads\n"
+    assert cells[2].outputs[0]["text"] == cells[6].outputs[0]["text"] == "True downloads True\n"
+    assert cells[5].outputs == [] and cells[3].outputs[0]["text"] == cells[7].outputs[0]["text"]
     assert (tmp_path / "downloads" / "mnist-tf-tutorial" / ".git").is_dir()
-    # Run again (or after a restart): the clone is used as it is, nothing is fetched twice.
-    again = _run_cells(tmp_path / "downloads", hide, series.colab_step(), "print(os.getcwd().endswith('notebooks'))")
-    assert again[1].outputs == [] and again[2].outputs[0]["text"] == "True\n"
 
 
 def test_every_failure_of_the_colab_step_is_one_line(published: Path, tmp_path: Path, monkeypatch) -> None:
