@@ -32,7 +32,7 @@ def setup_cell(notebook) -> nbformat.NotebookNode:
     return cells[0]
 
 
-STEP_END = 'sys.path.insert(0, str(CLONE / "notebooks"))\n'  # the Colab step's last line (series.COLAB_STEP)
+STEP_END = series.COLAB_STEP.splitlines(keepends=True)[-1]  # the Colab step's last line, whatever its settings
 
 
 def with_colab_step(source: str, step: str) -> str:
