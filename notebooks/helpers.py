@@ -1,9 +1,5 @@
-"""What two or more notebooks of the MNIST with TensorFlow series share; each notebook shows its own lesson's code.
-
-Here: paths from the repository root (so the notebooks run from any folder; MNIST_TUTORIAL_OUTPUT sends what they
-write elsewhere, as the tests do), `setup`, the careful IDX reader (01 shows the plain one and checks the two agree),
-notebook 04's models, and saving and loading with checks and atomic writes (07 shows the plain calls first).
-"""
+"""What two or more notebooks of the MNIST series share (each shows its own lesson's code): paths, `setup`, the careful
+IDX reader (01 shows the plain one), 04's models, training speed (09), saving and loading (07 shows the plain calls)."""
 
 import contextlib
 import gzip
@@ -14,6 +10,7 @@ import os
 import shutil
 import struct
 import sys
+import time
 import uuid
 import zlib
 from collections.abc import Callable
@@ -23,9 +20,8 @@ from typing import Any
 import numpy as np
 
 # TensorFlow's C++ runtime logs to file descriptor 2 while it is imported (red stderr in every notebook). oneDNN's
-# CPU kernels are on for the whole series: TensorFlow turns them on by itself on some processors only (not on
-# AVX2-only AMD ones, where they made the CNN 1.7x faster), reading this variable once, at import; results stay
-# reproducible (tests/test_reproducibility.py); TF_ENABLE_ONEDNN_OPTS=0 turns them off.
+# CPU kernels are on for the whole series (TensorFlow, reading this once at import, turns them on for some processors
+# only; on AVX2-only AMD ones they made the CNN 1.7x faster); results stay reproducible; TF_ENABLE_ONEDNN_OPTS=0: off.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
@@ -37,7 +33,6 @@ MNIST_FILES = {"train_images": "train-images.idx3-ubyte", "train_labels": "train
                "test_images": "t10k-images.idx3-ubyte", "test_labels": "t10k-labels.idx1-ubyte"}
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions (count, rows, cols)
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension (count)
-GZIP_MAX_RATIO = 1032  # deflate never expands data by more than this factor
 
 
 class IDXFormatError(ValueError):
@@ -61,7 +56,6 @@ import absl.logging  # noqa: E402  (installed with TensorFlow)
 import keras  # noqa: E402
 
 
-# ---------------------------------------------------------------------------------------------------- paths
 def output_root() -> Path:
     """Folder that receives what the series writes: the repository, or $MNIST_TUTORIAL_OUTPUT."""
     return Path(os.environ["MNIST_TUTORIAL_OUTPUT"]).resolve() if os.environ.get("MNIST_TUTORIAL_OUTPUT") else REPO_ROOT
@@ -74,18 +68,13 @@ def model_dir(model_type: str) -> Path:
 
 def show_path(path: str | os.PathLike[str]) -> str:
     """A path as a learner should read it: relative to the output root or the repository."""
-    resolved = Path(path).resolve()
-    for root in (output_root(), REPO_ROOT):
-        if resolved.is_relative_to(root):
-            return resolved.relative_to(root).as_posix()
-    return str(path)
+    resolved, roots = Path(path).resolve(), (output_root(), REPO_ROOT)
+    return next((resolved.relative_to(root).as_posix() for root in roots if resolved.is_relative_to(root)), str(path))
 
 
-# ------------------------------------------------------------------------------------------ reproducibility
 def setup(seed: int = 42) -> None:
     """Seed Python, NumPy and TensorFlow, make TensorFlow's ops deterministic, quiet its logging, and turn tf.data's
-    autotuning off in the pipeline Keras builds for `fit` from arrays: in TensorFlow 2.21 deleting its iterator after
-    an epoch sometimes waits seconds for the tuning thread (epochs up to 8 s longer on a 2-core CPU)."""
+    autotuning off in the pipeline `fit` builds from arrays (in TF 2.21 it sometimes makes an epoch seconds longer)."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     tf.get_logger().setLevel("ERROR")
@@ -102,10 +91,9 @@ def setup(seed: int = 42) -> None:
             ArrayDataAdapter.get_tf_dataset = get_tf_dataset
 
 
-# ------------------------------------------------------------------------------------- the data: IDX files
 def read_idx(path: str | os.PathLike[str], expected_magic: int) -> np.ndarray:
-    """Read an IDX file of unsigned bytes, raw or gzip, checking its magic number, header and payload length. The
-    declared size is checked before the payload is read, so a corrupt header never makes it allocate gigabytes."""
+    """Read an IDX file of unsigned bytes, raw or gzip, checking its magic number, header and payload length (the
+    declared size before reading the payload, so a corrupt header never makes it allocate gigabytes)."""
     path = Path(path)
     where, kind = show_path(path), {IMAGES_MAGIC: "image", LABELS_MAGIC: "label"}.get(expected_magic, "IDX")
     if not path.exists():
@@ -134,7 +122,7 @@ def read_idx(path: str | os.PathLike[str], expected_magic: int) -> np.ndarray:
                     f"{where}: header cut short: {len(header)} bytes, an IDX {kind} file needs {header_size}.")
             dims = struct.unpack(f">{expected_magic & 0xFF}I", header[4:])
             expected = math.prod(dims)
-            if is_gzip and expected > GZIP_MAX_RATIO * file_size:
+            if is_gzip and expected > 1032 * file_size:  # deflate never expands data more than 1032 times
                 raise IDXFormatError(f"{where}: the header declares absurd sizes {dims} ({expected:,} bytes of data), "
                                      f"more than a {file_size:,}-byte gzip file can hold. The file is corrupt.")
             actual = file_size - header_size if not is_gzip else None
@@ -172,12 +160,10 @@ def prepare(images: np.ndarray) -> tf.Tensor:
     """Images ready for the models: normalized to [0, 1] as notebook 03's normalize_img does, with a channel axis."""
     images = np.asarray(images)
     if images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise ValueError(f"Expected images of shape (N, 28, 28); got {images.shape}. "
-                         "Pass a batch of 28x28 MNIST images (for one image use image[None]).")
+        raise ValueError(f"Expected images of shape (N, 28, 28); got {images.shape}. For one image use image[None].")
     return (tf.cast(images, tf.float32) / 255.0)[..., tf.newaxis]
 
 
-# --------------------------------------------------------------------------------------------------- models
 def _check_model_type(model_type: str) -> str:
     if model_type not in MODEL_TYPES:
         raise ValueError(f"Unknown model type {model_type!r}; valid types are: {', '.join(MODEL_TYPES)}.")
@@ -193,7 +179,7 @@ def build_model(model_type: str) -> keras.Sequential:
         body = [layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
                 layers.Conv2D(64, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
                 layers.Flatten(), layers.Dense(64, activation="relu")]
-    output = layers.Dense(10, activation="softmax")
+    output = layers.Dense(10, activation="softmax", dtype="float32")  # float32 even under mixed precision (09)
     return keras.Sequential([keras.Input(shape=(28, 28, 1)), *body, output], name=f"mnist_{model_type}")
 
 
@@ -203,26 +189,22 @@ def save_model(model: keras.Model, path: str | os.PathLike[str], overwrite: bool
     if path.suffix not in (".keras", ".h5"):
         raise ValueError(f"{show_path(path)}: save as .keras (recommended) or .h5 (legacy); got {path.suffix!r}.")
     # Keras 3.15's .h5 writer pops "optimizer" out of the compile config in place (07 shows it): put it back after.
-    compile_config = getattr(model, "_compile_config", None)
-    saved_config = dict(compile_config.config) if compile_config is not None else None
+    saved_config = dict(model._compile_config.config) if getattr(model, "_compile_config", None) else None
     try:
         return write_atomically(path, model.save, overwrite)
     finally:
         if saved_config is not None:
-            compile_config.config = saved_config
+            model._compile_config.config = saved_config
 
 
 def load_model(path: str | os.PathLike[str]) -> keras.Model:
     """`keras.models.load_model(path)` (safe_mode on), with a clear error for a missing file or one not a model."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(
-            f"{show_path(path)}: no saved model there. Train one first (notebook 05) or check the path.")
+        raise FileNotFoundError(f"{show_path(path)}: no saved model there. Train one first (notebook 05) or check it.")
     if path.is_dir():
-        raise ModelFileError(
-            f"{show_path(path)}: is a folder. A TensorFlow SavedModel is not a Keras model file: reload it with "
-            "tf.saved_model.load() for inference, or load the .keras file instead."
-        )
+        raise ModelFileError(f"{show_path(path)}: is a folder. A TensorFlow SavedModel is not a Keras model file: "
+                             "reload it with tf.saved_model.load() for inference, or load the .keras file instead.")
     if path.suffix not in (".keras", ".h5"):
         raise ModelFileError(f"{show_path(path)}: not a Keras model file (expected .keras or .h5).")
     try:
@@ -248,7 +230,27 @@ def load_or_train(model_type: str, epochs: int = 5, seed: int = 42) -> keras.Mod
     return model
 
 
-# ---------------------------------------------------------------------------------------------------- files
+def has_bf16() -> bool | None:
+    """Whether the processor has bfloat16 arithmetic (x86 flags avx512_bf16, amx_bf16); None if it cannot tell."""
+    with contextlib.suppress(OSError, StopIteration):
+        flags = next(line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags"))
+        return bool({"avx512_bf16", "amx_bf16"} & set(flags.split()))
+    return None
+
+
+def training_speed(images: Any, labels: Any, batch_size: int, steps_per_execution: int = 1,
+                   precision: str = "float32") -> float:
+    """Images/s training a fresh CNN under a dtype policy: one epoch builds the training step, a second is timed."""
+    keras.mixed_precision.set_global_policy(precision)
+    model = build_model("cnn")
+    keras.mixed_precision.set_global_policy("float32")
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", steps_per_execution=steps_per_execution)
+    model.fit(images, labels, batch_size=batch_size, epochs=1, verbose=0)
+    start = time.perf_counter()
+    model.fit(images, labels, batch_size=batch_size, epochs=1, verbose=0)
+    return len(images) / (time.perf_counter() - start)
+
+
 def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], Any], overwrite: bool = False) -> Path:
     """Make `path` (a file or a folder) by calling `write` on a temporary path beside it (with the same suffix),
     then rename it into place: an interrupted write never leaves half a file, or replaces a good one."""
@@ -275,12 +277,10 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], Any],
 
 
 def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
-    """`fig.savefig(path)`, plus: the folder is made, the file written atomically, and the PNG has no "Software"
-    or date metadata, so the same figure gives the same bytes on every run and git sees no change."""
+    """`fig.savefig(path)`, atomically, with no "Software" or date metadata: the same figure gives the same bytes."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight", metadata={"Software": None})
     return write_atomically(path, lambda tmp: tmp.write_bytes(buffer.getvalue()), overwrite=True)
-
 
 
 METRIC_KEYS = {"model_type", "parameters", "epochs", "train_images", "fit_seconds", "seconds_per_epoch",

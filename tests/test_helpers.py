@@ -278,6 +278,45 @@ def test_build_model_prints_no_warning(recwarn: pytest.WarningsRecorder, capfd) 
     assert capfd.readouterr().err == ""
 
 
+def test_mixed_precision_keeps_the_output_and_the_weights_in_float32() -> None:
+    """Under mixed_bfloat16 the layers compute in bfloat16, but the weights and the softmax output stay float32."""
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = helpers.build_model("cnn")
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert model.layers[0].compute_dtype == "bfloat16" and model.layers[0].variable_dtype == "float32"
+    assert model.layers[-1].compute_dtype == "float32" and model(np.zeros((1, 28, 28, 1))).dtype == "float32"
+    assert helpers.build_model("cnn").layers[0].compute_dtype == "float32"  # the default policy is back
+
+
+def test_has_bf16_reads_the_processor_flags(monkeypatch) -> None:
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        flags = next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")).split()
+        assert helpers.has_bf16() == bool({"avx512_bf16", "amx_bf16"} & set(flags))
+    fake = {"flags\t: fpu avx2 avx512f avx512_bf16\n": True, "flags\t: fpu avx2 fma\n": False, "Features\t: neon\n": None}
+    for text, expected in fake.items():
+        monkeypatch.setattr(Path, "read_text", lambda self, text=text: text)
+        assert helpers.has_bf16() is expected, text
+
+    def unreadable(self):
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(Path, "read_text", unreadable)
+    assert helpers.has_bf16() is None
+
+
+def test_training_speed_measures_and_restores_the_policy() -> None:
+    import keras
+
+    (images, labels), _ = helpers.load_mnist()
+    speed = helpers.training_speed(helpers.prepare(images[:256]), labels[:256], batch_size=64, steps_per_execution=2)
+    assert speed > 0 and keras.mixed_precision.global_policy().name == "float32"
+
+
 def test_build_model_unknown_type() -> None:
     with pytest.raises(ValueError, match="Unknown model type 'mlp'; valid types are: fc, cnn"):
         helpers.build_model("mlp")
