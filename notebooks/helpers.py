@@ -1,5 +1,5 @@
 """What two or more notebooks of the MNIST series share (each shows its own lesson's code): paths, `setup`, the careful
-IDX reader (01 shows the plain one), 04's models, training speed (09), saving and loading (07 shows the plain calls)."""
+IDX reader (01 shows the plain one), 04's models, training speed (00, 09, 10), saving and loading (07: plain calls)."""
 
 import contextlib
 import gzip

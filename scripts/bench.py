@@ -203,7 +203,8 @@ def run_sections(runner: Runner, args: argparse.Namespace, machine: dict[str, An
         base = {"EPOCHS": 1, "FAST_EPOCHS": 1, "TRAIN_IMAGES": images, "KNOB_IMAGES": images, "FIT_VERBOSE": 0}
         variants = [("as it comes", {}, {})]  # notebook 09 measures mixed_bfloat16 itself where the CPU has bf16
         if not quick:
-            variants += [("1 intra-op thread", {"THREADS": 1}, {}), ("oneDNN off", {}, {"TF_ENABLE_ONEDNN_OPTS": "0"})]
+            variants += [("1 intra-op thread", {"THREADS": 1, "PRECISION": "float32"}, {}),  # float32 only: no bf16 knob
+                         ("oneDNN off", {"PRECISION": "float32"}, {"TF_ENABLE_ONEDNN_OPTS": "0"})]
         results["knobs"] = {"images": images, "variants": {
             name: [run(f"knobs: notebook 09, {name} #{r + 1}", notebook="09", parameters={**base, **params}, env=env)
                    for r in range(repeats)] for name, params, env in variants}}

@@ -105,7 +105,7 @@ def test_report_tables_the_knobs_against_the_tutorial_batch() -> None:
     assert "this CPU has no bf16 instructions" in text
 
 
-@pytest.mark.parametrize(("bf16_speed", "verdict"), [(3240.0, "1.80x; target >= 1.8x: yes"), (2700.0, "1.50x; target >= 1.8x: NO")])
+@pytest.mark.parametrize(("bf16_speed", "verdict"), [(3250.0, "1.81x; target >= 1.8x: yes"), (2700.0, "1.50x; target >= 1.8x: NO")])
 def test_report_checks_bf16_against_float32_at_the_fast_settings(bf16_speed, verdict) -> None:
     knobs = {f"knob: {name}": {"images_per_second": speed} for name, speed in
              [("batch 32 (the tutorial)", 1000.0), (bench.KNOB, 1800.0), (f"{bench.KNOB}, mixed_bfloat16", bf16_speed)]}
@@ -198,3 +198,13 @@ def test_random_moves_shift_a_centred_digit_without_losing_it() -> None:
     assert moved.dtype == np.uint8 and moved.shape == (200, 28, 28)
     assert (moved.sum(axis=(1, 2)) == image.sum()).all(), "a shift of at most 2 pixels keeps every pixel of the bar"
     assert len({m.tobytes() for m in moved}) == 25, "200 draws show all 25 shifts"
+
+
+def test_random_moves_gather_what_one_take_along_axis_would() -> None:
+    """Gathering move by move gives exactly the images of the earlier single np.take_along_axis over all images."""
+    images = np.random.default_rng(3).integers(0, 256, (500, 28, 28), dtype=np.uint8)
+    maps, pad = notebook10.move_maps(2, 10)
+    moved = notebook10.random_moves(images, maps, pad, np.random.default_rng(4))
+    padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad))).reshape(len(images), -1)
+    chosen = maps[np.random.default_rng(4).integers(0, len(maps), len(images))]  # the same draws
+    assert np.array_equal(moved, np.take_along_axis(padded, chosen, axis=1).reshape(images.shape))
