@@ -9,8 +9,8 @@ Every measurement is one notebook of the series executed by papermill (`series.e
 with an output folder of its own: the notebook writes what it measured with `helpers.write_metrics` (fit seconds,
 images/s, accuracies, its kernel's peak memory) and this script reads it, with the process' wall time and peak
 memory (os.wait4: the largest of the job's process and its kernel, not their sum). No recipe lives here: the models
-are notebook 05's, the knobs and the fast recipe notebook 09's, the further recipe notebook 10's, and the
-notebook-overhead baseline is notebook 05's own code exported as a plain script. Reading the data and inference,
+are notebook 05's, the knobs and the fast recipe notebook 09's, the further recipe notebook 10's, training on several
+devices and workers notebook 11's, the LiteRT models notebook 12's (from 05's CNN), and the notebook-overhead baseline is notebook 05's own code exported as a plain script. Reading the data and inference,
 which no notebook times, call the series' helpers. Compare ratios measured in one run, never numbers across runs or
 machines: the tables say how many CPU cores other processes used meanwhile ("other load"). Writes bench.json (every
 measurement) and bench.md (the tables) into build/bench/; what the jobs write goes to a temporary folder.
@@ -39,7 +39,7 @@ from typing import Any
 import series
 from series import REPO_ROOT
 
-SECTIONS = ("models", "notebook", "data", "inference", "knobs", "recipes")
+SECTIONS = ("models", "notebook", "data", "inference", "knobs", "recipes", "devices", "litert")
 # The targets: a test accuracy, in at most a share of the tutorial's fit time as notebook 05 runs it (its CNN), on a
 # CPU with bf16 instructions, and without; and bf16's speed against float32 at the fast recipe's settings (knobs).
 FAST_TARGET = (0.990, 0.15, 0.25)  # notebook 09
@@ -53,6 +53,8 @@ FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "am
 def job_main(job: dict[str, Any]) -> int:
     """Run one measurement in this process: a notebook (papermill, or exported as a script), or a helpers call."""
     out = Path(job["out"])
+    if job.get("model_from"):  # a model trained by an earlier job (notebook 05's), where the notebook looks for it
+        shutil.copytree(job["model_from"], out / "saved_model" / Path(job["model_from"]).name)
     if "notebook" in job:
         notebook = series.notebook(job["notebook"])
         if not job.get("script"):
@@ -217,6 +219,14 @@ def run_sections(runner: Runner, args: argparse.Namespace, machine: dict[str, An
                                           parameters={**short, "FIT_VERBOSE": 0, "SEED": 42 + r,
                                                       "CHECK_TARGETS": False})  # the verdicts are this script's
                                       for r in range(repeats)]
+    if "devices" in sections:  # notebook 11: one device, two logical devices, two worker processes
+        short = {"TRAIN_IMAGES": 12_000} if quick else {}
+        results["devices"] = [run(f"devices: notebook 11 #{r + 1}", notebook="11",
+                                  parameters={**short, "FIT_VERBOSE": 0, "SEED": 42 + r}) for r in range(repeats)]
+    if "litert" in sections:  # notebook 12, on the CNN notebook 05 trained (models), else on one it trains itself
+        cnn = next((Path(t["out"]) / "saved_model" / "mnist_cnn" for t in models.get("cnn", []) if not t["returncode"]), None)
+        results["litert"] = [run(f"litert: notebook 12 #{r + 1}", notebook="12", model_from=str(cnn) if cnn else None,
+                                 parameters={"EPOCHS": epochs, "SEED": 42 + r}) for r in range(repeats)]
     return results
 
 
@@ -336,6 +346,26 @@ def report(machine: dict[str, Any], results: dict[str, Any], args: argparse.Name
         header = "recipe | fit time | vs tutorial | test accuracy (median, min) | target | met | other load"
         lines += table(title, header, rows)
         lines += ["Seeds 42, 43, ... for the repeats; 'min' is the worst run.", ""]
+    if "devices" in results:
+        runs = results["devices"]
+        names = list(dict.fromkeys(name for record in runs for name in record.get("runs", {})))
+        one = median(runs, "runs", "1_device", "fit_seconds")
+        rows = [f"| {name.replace('_', ' ')} | {fmt(median(runs, 'runs', name, 'fit_seconds'), '.1f', ' s')} | "
+                f"{ratio(median(runs, 'runs', name, 'fit_seconds'), one)} | "
+                f"{fmt(median(runs, 'runs', name, 'validation_accuracy'), '.2%')} | {load(runs)} |" for name in names]
+        lines += table("Several devices (notebook 11: the CNN, 1 epoch, global batch 128; training time, without starting "
+                       "the workers)", "run | time | vs 1 device | validation accuracy | other load", rows)
+    if "litert" in results:
+        runs = results["litert"]
+        names = list(dict.fromkeys(name for record in runs for name in record.get("runs", {})))
+        rows = [f"| {name} | {fmt(median(runs, 'runs', name, 'settings', 'bytes'), ',.0f', ' bytes')} | "
+                f"{fmt(median(runs, 'runs', name, 'validation_accuracy'), '.2%')} | "
+                f"{fmt(median(runs, 'runs', name, 'test_accuracy'), '.2%')} | "
+                f"{fmt(median(runs, 'runs', name, 'settings', 'latency_us'), ',.0f', ' µs')} | {load(runs)} |"
+                for name in names]
+        lines += table("The model on small devices (notebook 12: the CNN of notebook 05 converted to LiteRT; latency "
+                       "of one image, median)", "model | file size | validation accuracy | test accuracy | latency | "
+                       "other load", rows)
     return "\n".join(lines)
 
 

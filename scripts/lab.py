@@ -13,6 +13,7 @@ environment nothing is written and only the command-line switches apply. Extra a
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("Not in a virtual environment: starting JupyterLab without writing its settings (see the README).")
     try:
-        return subprocess.call(command(argv), cwd=series.REPO_ROOT)
+        # the environment's programs first on the PATH, as if it were activated: %tensorboard (notebook 05) finds its own
+        path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+        return subprocess.call(command(argv), cwd=series.REPO_ROOT, env={**os.environ, "PATH": path})
     except KeyboardInterrupt:  # Ctrl-C: JupyterLab shuts its kernels down itself
         return 130
 

@@ -33,6 +33,8 @@ NOTEBOOK_NAMES: tuple[str, ...] = (
     "08_draw_your_own_digit",
     "09_going_faster",
     "10_going_further",
+    "11_several_devices",
+    "12_small_devices",
 )
 NOTEBOOKS: tuple[Path, ...] = tuple(NOTEBOOKS_DIR / f"{name}.ipynb" for name in NOTEBOOK_NAMES)
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"  # what counts as a notebook of the series in notebooks/

@@ -208,3 +208,31 @@ def test_random_moves_gather_what_one_take_along_axis_would() -> None:
     padded = np.pad(images, ((0, 0), (pad, pad), (pad, pad))).reshape(len(images), -1)
     chosen = maps[np.random.default_rng(4).integers(0, len(maps), len(images))]  # the same draws
     assert np.array_equal(moved, np.take_along_axis(padded, chosen, axis=1).reshape(images.shape))
+
+
+def test_report_shows_the_devices_and_litert_rows_from_what_notebooks_11_and_12_wrote() -> None:
+    results = {
+        "devices": [_run(**{"2_devices": {"fit_seconds": 12.0, "validation_accuracy": 0.9812},
+                            "1_device": {"fit_seconds": 8.0, "validation_accuracy": 0.9812},
+                            "2_workers": {"fit_seconds": 24.0, "validation_accuracy": 0.9795}})],
+        "litert": [_run(float32={"validation_accuracy": 0.9863, "test_accuracy": 0.986,
+                                 "settings": {"bytes": 492_120, "latency_us": 48.0}},
+                        int8={"validation_accuracy": 0.9861, "test_accuracy": 0.9858,
+                              "settings": {"bytes": 131_424, "latency_us": 37.5}})],
+    }
+    text = bench.report(MACHINE, results, argparse.Namespace(quick=False, repeats=1, only=["devices", "litert"]))
+    assert "| 2 devices | 12.0 s | 1.50x | 98.12% | 0.00 |" in text
+    assert "| 2 workers | 24.0 s | 3.00x | 97.95% | 0.00 |" in text
+    assert "| float32 | 492,120 bytes | 98.63% | 98.60% | 48 µs | 0.00 |" in text
+    assert "| int8 | 131,424 bytes | 98.61% | 98.58% | 38 µs | 0.00 |" in text
+
+
+def test_a_job_starts_from_the_model_an_earlier_job_trained(tmp_path: Path, monkeypatch) -> None:
+    trained = tmp_path / "earlier" / "saved_model" / "mnist_cnn"
+    trained.mkdir(parents=True)
+    (trained / "model.keras").write_bytes(b"weights")
+    out = tmp_path / "job"
+    out.mkdir()
+    monkeypatch.setattr(bench.series, "execute", lambda notebook, parameters, output, **_: output)
+    assert bench.job_main({"out": str(out), "model_from": str(trained), "notebook": "12", "parameters": {}}) == 0
+    assert (out / "saved_model" / "mnist_cnn" / "model.keras").read_bytes() == b"weights"

@@ -336,7 +336,8 @@ GLOSSARY_TERMS = [
     "Neuron", "Weight", "Bias", "Activation", "ReLU", "Softmax", "Layer", "Dense", "Flatten", "Convolution", "Filter",
     "Feature map", "Pooling", "Parameter", "Loss", "Cross-entropy", "Optimizer", "Gradient descent", "Learning rate",
     "Backpropagation", "Batch", "Epoch", "Accuracy", "Training, validation and test sets", "Over-fitting",
-    "Normalization", "Augmentation", "Label smoothing", "Inference", "Quantization",
+    "Normalization", "Augmentation", "Label smoothing", "Inference", "Quantization", "TensorBoard",
+    "Distributed training",
 ]
 
 

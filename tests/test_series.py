@@ -100,7 +100,7 @@ def test_fit_shows_a_live_bar_by_default_and_one_line_per_epoch_in_the_series_ru
             assert declared["FIT_VERBOSE"]["default"] == '"auto"', path.name
             fits = [c.source for c in nbformat.read(path, as_version=4).cells if ".fit(" in c.source and "verbose=FIT_VERBOSE" in c.source]
             assert fits, f"{path.name} declares FIT_VERBOSE but no fit uses it"
-    assert {p.stem[:2] for p in series.NOTEBOOKS if "FIT_VERBOSE" in series.declared_parameters(p)} == {"05", "09", "10"}
+    assert {p.stem[:2] for p in series.NOTEBOOKS if "FIT_VERBOSE" in series.declared_parameters(p)} == {"05", "09", "10", "11"}
     body = (
         "import helpers, numpy as np, keras\nhelpers.setup(1)\n"
         "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation='softmax')])\n"

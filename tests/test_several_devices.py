@@ -1,0 +1,114 @@
+"""Notebook 11's workers and their watchdog: a wrong TF_CONFIG, a worker that never starts and one that dies end with
+a clear error in bounded time, and no worker is left running. (The two-worker training itself runs for real, on
+127.0.0.1, every time the test suite executes notebook 11: papermill and nbval.)"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from notebook_code import definitions
+from series import NOTEBOOKS_DIR
+
+notebook = definitions("11")  # 11's imports, constants and functions: free_ports, tf_config, run_workers, ...
+SHORT = ["--images", "1024", "--epochs", "1", "--batch-per-replica", "32"]
+
+
+def _worker_module():
+    spec = importlib.util.spec_from_file_location("multi_worker", NOTEBOOKS_DIR / "multi_worker.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _no_worker_left() -> None:
+    """No process of this test process' own (its children) runs multi_worker.py any more."""
+    left = []
+    for process in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = int((process / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if parent == os.getpid() and b"multi_worker.py" in (process / "cmdline").read_bytes():
+                left.append(process.name)
+        except (OSError, ValueError, IndexError):
+            continue
+    assert not left, f"workers still running: {left}"
+
+
+HOSTS = ["127.0.0.1:20000", "127.0.0.1:20001"]
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ("{'cluster': {}}", "TF_CONFIG is not valid JSON"),
+    ('{"task": {"type": "worker", "index": 0}}', "TF_CONFIG has no list of workers"),
+    ('{"cluster": {"worker": []}, "task": {"type": "worker", "index": 0}}', "TF_CONFIG has no list of workers"),
+    ('["127.0.0.1:20000"]', "TF_CONFIG has no list of workers"),
+    (json.dumps({"cluster": {"worker": HOSTS}, "task": {"type": "worker", "index": 2}}), "is not one of the 2 workers"),
+    (json.dumps({"cluster": {"worker": HOSTS}, "task": {"type": "chief", "index": 0}}), "is not one of the 2 workers"),
+    (json.dumps({"cluster": {"worker": HOSTS}, "task": "worker"}), "is not one of the 2 workers"),
+])
+def test_a_wrong_tf_config_is_refused_before_anything_starts(monkeypatch, config: str, message: str) -> None:
+    monkeypatch.setenv("TF_CONFIG", config)
+    with pytest.raises(SystemExit, match=message):
+        _worker_module().check_tf_config()
+
+
+@pytest.mark.parametrize("config", [notebook.tf_config(HOSTS, 1), ""])
+def test_a_right_tf_config_or_none_passes(monkeypatch, config: str) -> None:
+    monkeypatch.setenv("TF_CONFIG", config)
+    _worker_module().check_tf_config()  # no TF_CONFIG: one worker alone, as TensorFlow does
+
+
+def test_tf_config_names_the_cluster_and_the_task() -> None:
+    config = json.loads(notebook.tf_config(HOSTS, 1))
+    assert config == {"cluster": {"worker": HOSTS}, "task": {"type": "worker", "index": 1}}
+    ports = notebook.free_ports(3)
+    assert len(set(ports)) == 3 and all(1024 <= port < 65536 for port in ports)
+
+
+def test_a_wrong_tf_config_stops_every_worker_with_its_reason() -> None:
+    hosts = [f"127.0.0.1:{port}" for port in notebook.free_ports(2)]
+    start = time.monotonic()
+    with pytest.raises(notebook.WorkersFailed, match=r"worker 1 stopped with exit code 1: TF_CONFIG's task .* not one of"):
+        notebook.run_workers(SHORT, configs=[notebook.tf_config(hosts, 0), notebook.tf_config(hosts, 5)], show=None)
+    assert time.monotonic() - start < 60
+    _no_worker_left()
+
+
+def test_a_worker_that_never_starts_ends_the_wait_in_bounded_time() -> None:
+    lines: list[str] = []
+    start = time.monotonic()
+    with pytest.raises(notebook.WorkersFailed, match="worker 0 waited 3 s for the other workers to connect"):
+        notebook.run_workers(SHORT, start=[0], connect_seconds=3, show=lines.append)
+    assert time.monotonic() - start < 60
+    assert lines == ["worker 0: connecting to the other workers"]
+    _no_worker_left()
+
+
+def test_a_worker_that_dies_stops_the_run() -> None:
+    start = time.monotonic()
+    with pytest.raises(notebook.WorkersFailed, match=r"worker \d stopped with exit code") as stopped:
+        notebook.run_workers([*SHORT, "--stop-worker", "1", "--stop-after", "2"], show=None)
+    assert time.monotonic() - start < 90
+    reason = str(stopped.value)
+    assert "worker 1 stopped with exit code 3: stopping after 2 steps" in reason or (
+        "worker 0 stopped with exit code 1:" in reason and "Error" in reason), reason
+    _no_worker_left()
+
+
+def test_the_watchdog_gives_up_after_its_timeout() -> None:
+    start = time.monotonic()
+    with pytest.raises(notebook.WorkersFailed, match="the workers had not finished after 2 s"):
+        notebook.run_workers(SHORT, workers=1, timeout=2, show=None)
+    assert time.monotonic() - start < 30
+    _no_worker_left()
+
+
+def test_fewer_images_than_a_global_batch_is_refused_with_its_reason() -> None:
+    with pytest.raises(notebook.WorkersFailed, match=r"--images 16: fewer than one global batch \(64 images\)"):
+        notebook.run_workers(["--images", "16", "--batch-per-replica", "32"], show=None)
+    _no_worker_left()
