@@ -100,15 +100,32 @@ def test_a_worker_that_dies_stops_the_run() -> None:
     _no_worker_left()
 
 
-def test_the_watchdog_gives_up_after_its_timeout() -> None:
-    start = time.monotonic()
-    with pytest.raises(notebook.WorkersFailed, match="the workers had not finished after 2 s"):
-        notebook.run_workers(SHORT, workers=1, timeout=2, show=None)
-    assert time.monotonic() - start < 30
-    _no_worker_left()
 
 
 def test_fewer_images_than_a_global_batch_is_refused_with_its_reason() -> None:
     with pytest.raises(notebook.WorkersFailed, match=r"--images 16: fewer than one global batch \(64 images\)"):
         notebook.run_workers(["--images", "16", "--batch-per-replica", "32"], show=None)
+    _no_worker_left()
+
+
+def _fake_workers(tmp_path: Path, body: str):
+    """Notebook 11's launcher, starting a stand-in for multi_worker.py (no TensorFlow: it runs in a blink)."""
+    fake = tmp_path / "fake_worker.py"
+    fake.write_text("import sys, time\n" + body + "\n")
+    return definitions("11", WORKER=fake)
+
+
+def test_a_worker_that_ends_without_a_result_is_reported(tmp_path: Path) -> None:
+    fake = _fake_workers(tmp_path, 'print("connecting to the other workers", flush=True)')
+    with pytest.raises(fake.WorkersFailed, match=r"workers \[0, 1\] ended without a result"):
+        fake.run_workers([], show=None)
+    _no_worker_left()
+
+
+def test_the_watchdog_gives_up_after_its_timeout_and_kills_what_runs(tmp_path: Path) -> None:
+    fake = _fake_workers(tmp_path, 'print("connected: a worker that never ends", flush=True)\ntime.sleep(600)')
+    start = time.monotonic()
+    with pytest.raises(fake.WorkersFailed, match="the workers had not finished after 2 s"):
+        fake.run_workers([], timeout=2, show=None)
+    assert time.monotonic() - start < 10
     _no_worker_left()
