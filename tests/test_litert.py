@@ -137,7 +137,7 @@ def test_quiet_stderr_silences_file_descriptor_2_and_puts_it_back(capfd: pytest.
 
 
 def test_without_ai_edge_litert_tensorflows_interpreter_runs_without_a_warning(monkeypatch, tiny) -> None:
-    """Linux on ARM, where ai-edge-litert has no wheel: tf.lite.Interpreter, its deprecation warning silenced."""
+    """An environment without ai-edge-litert: tf.lite.Interpreter, its deprecation warning silenced."""
     monkeypatch.setitem(sys.modules, "ai_edge_litert", None)  # `import ai_edge_litert...` now raises ImportError
     monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
     assert notebook.litert_interpreter_class() is tf.lite.Interpreter
