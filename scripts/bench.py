@@ -250,6 +250,11 @@ def ratio(a: float | None, b: float | None) -> str:
     return "n/a" if not a or not b else f"{a / b:.2f}x"
 
 
+def run_names(records: list[dict[str, Any]]) -> list[str]:
+    """The names of the runs the notebooks wrote (helpers.write_metrics), in the order first written."""
+    return list(dict.fromkeys(name for record in records for name in record.get("runs", {})))
+
+
 def load(records: list[dict[str, Any]]) -> str:
     return fmt(statistics.mean(r["other_load"] for r in records), ".2f") if records else "n/a"
 
@@ -348,7 +353,7 @@ def report(machine: dict[str, Any], results: dict[str, Any], args: argparse.Name
         lines += ["Seeds 42, 43, ... for the repeats; 'min' is the worst run.", ""]
     if "devices" in results:
         runs = results["devices"]
-        names = list(dict.fromkeys(name for record in runs for name in record.get("runs", {})))
+        names = run_names(runs)
         one = median(runs, "runs", "1_device", "fit_seconds")
         rows = [f"| {name.replace('_', ' ')} | {fmt(median(runs, 'runs', name, 'fit_seconds'), '.1f', ' s')} | "
                 f"{ratio(median(runs, 'runs', name, 'fit_seconds'), one)} | "
@@ -357,14 +362,14 @@ def report(machine: dict[str, Any], results: dict[str, Any], args: argparse.Name
                        "the workers)", "run | time | vs 1 device | validation accuracy | other load", rows)
     if "litert" in results:
         runs = results["litert"]
-        names = list(dict.fromkeys(name for record in runs for name in record.get("runs", {})))
+        names = run_names(runs)
         rows = [f"| {name} | {fmt(median(runs, 'runs', name, 'settings', 'bytes'), ',.0f', ' bytes')} | "
                 f"{fmt(median(runs, 'runs', name, 'validation_accuracy'), '.2%')} | "
                 f"{fmt(median(runs, 'runs', name, 'test_accuracy'), '.2%')} | "
                 f"{fmt(median(runs, 'runs', name, 'settings', 'latency_us'), ',.0f', ' µs')} | {load(runs)} |"
                 for name in names]
-        lines += table("The model on small devices (notebook 12: the CNN of notebook 05 converted to LiteRT; latency "
-                       "of one image, median)", "model | file size | validation accuracy | test accuracy | latency | "
+        lines += table("The model on small devices (notebook 12: notebook 05's CNN, or without the models section one "
+                       "it trains as 05 does, converted to LiteRT; latency of one image, median)", "model | file size | validation accuracy | test accuracy | latency | "
                        "other load", rows)
     return "\n".join(lines)
 

@@ -19,25 +19,13 @@ from importlib import metadata
 from pathlib import Path
 
 RUNTIME = Path(__file__).resolve().parent.parent / "binder" / "requirements.in"
-PIN = re.compile(r"^([A-Za-z0-9._-]+)==([^\s;]+)\s*(?:;\s*(.+))?$")  # name==version, maybe ; a marker
-
-
-def applies(marker: str | None) -> bool:
-    """Whether a pin's environment marker (e.g. "platform_machine == 'x86_64'") holds here; True without one."""
-    if not marker:
-        return True
-    try:
-        from packaging.markers import Marker  # pip's own dependency, installed nearly everywhere
-    except ImportError:
-        return True
-    return Marker(marker).evaluate()
+PIN = re.compile(r"^([A-Za-z0-9._-]+)==(\S+)$")
 
 
 def needed(path: Path = RUNTIME) -> list[tuple[str, str]]:
-    """(name, version) of every package pinned in `path` for this system (its marker, if any, holds here)."""
+    """(name, version) of every package pinned in `path`."""
     lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    pins = [PIN.match(line).groups() for line in lines if line]  # type: ignore[union-attr]
-    return [(name, version) for name, version, marker in pins if applies(marker)]
+    return [PIN.match(line).groups() for line in lines if line]  # type: ignore[union-attr]
 
 
 def missing(pins: list[tuple[str, str]]) -> list[str]:

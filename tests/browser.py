@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -18,6 +19,13 @@ def no_browser(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true, so the browser test must run: {message}")
     pytest.skip(message)
+
+
+def free_port() -> int:
+    """A port that nothing listens on at 127.0.0.1, for a server the test starts (JupyterLab, TensorBoard)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def start_chromium(window: tuple[int, int] = (1280, 1000)):

@@ -17,7 +17,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -29,7 +28,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import series
-from browser import start_chromium, stop_chromium
+from browser import free_port, start_chromium, stop_chromium
 
 REPO = series.REPO_ROOT
 SCREENSHOTS = Path(os.environ.get("MNIST_SCREENSHOTS", REPO / "build" / "screenshots")) / "jupyterlab"
@@ -67,12 +66,6 @@ class LabServer:
         return self.log.read_text(errors="replace")[-6000:] if self.log.exists() else ""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_server(base: Path, learners: bool = False) -> LabServer:
     """JupyterLab in `base`; with `learners`, started by the learners' command (scripts/lab.py, `make lab`) with
     its own settings, not the test's."""
@@ -94,7 +87,7 @@ def _start_server(base: Path, learners: bool = False) -> LabServer:
         JUPYTER_PLATFORM_DIRS="1",
     )
     env.pop("MPLBACKEND", None)  # let the kernel draw inline, as for a learner
-    port, token = _free_port(), secrets.token_hex(24)
+    port, token = free_port(), secrets.token_hex(24)
     log = base / "jupyter-lab.log"
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",

@@ -15,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 import series
-from browser import start_chromium, stop_chromium
+from browser import free_port, start_chromium, stop_chromium
 
 import helpers
 import keras
@@ -91,12 +90,6 @@ def test_the_callback_logs_one_run_per_model(logs: SimpleNamespace) -> None:
 # The server
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _group(pgid: int) -> list[int]:
     """The live processes (zombies aside) of process group `pgid`."""
     members = []
@@ -114,7 +107,7 @@ class TensorBoardServer:
     """`tensorboard --logdir ... --host 127.0.0.1 --port ...`, started in a process group of its own."""
 
     def __init__(self, logdir: Path, base: Path) -> None:
-        self.port, self.base = _free_port(), base
+        self.port, self.base = free_port(), base
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = base / "tensorboard.log"
         self.tmp = base / "tmp"  # TensorBoard's TMPDIR: its info file (what notebook.list() reads) lands here
