@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-# TensorFlow's C++ runtime logs to file descriptor 2 while it is imported (red stderr in every notebook). oneDNN's
-# CPU kernels are on for the whole series (TensorFlow, reading this once at import, turns them on for some processors
-# only; on AVX2-only AMD ones they made the CNN 1.7x faster); results stay reproducible; TF_ENABLE_ONEDNN_OPTS=0: off.
+# TensorFlow's C++ runtime logs to file descriptor 2 while it is imported (red stderr in every notebook). oneDNN is on
+# for every processor, not only those TensorFlow picks at import (AVX2-only AMD: CNN 1.7x faster); results stay
+# reproducible; TF_ENABLE_ONEDNN_OPTS=0 turns it off.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
@@ -29,8 +29,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data"  # the bundled MNIST IDX files
 MODEL_TYPES = ("fc", "cnn")
 VALIDATION_IMAGES = 6_000  # the last 6,000 training images: notebook 05 shows the split
-MNIST_FILES = {"train_images": "train-images.idx3-ubyte", "train_labels": "train-labels.idx1-ubyte",
-               "test_images": "t10k-images.idx3-ubyte", "test_labels": "t10k-labels.idx1-ubyte"}
+MNIST_FILES = {"train_images": "train-images.idx3-ubyte", "train_labels": "train-labels.idx1-ubyte"}
+MNIST_FILES |= {"test_images": "t10k-images.idx3-ubyte", "test_labels": "t10k-labels.idx1-ubyte"}
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions (count, rows, cols)
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension (count)
 
@@ -73,37 +73,37 @@ def show_path(path: str | os.PathLike[str]) -> str:
 
 
 def setup(seed: int = 42) -> None:
-    """Seed Python, NumPy and TensorFlow, make TensorFlow's ops deterministic, quiet its logging, and turn tf.data's
-    autotuning off in the pipeline `fit` builds from arrays (in TF 2.21 it sometimes makes an epoch seconds longer)."""
+    """Seed Python, NumPy and TensorFlow; deterministic ops, quiet logs, no tf.data autotuning in `fit` on arrays."""
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     tf.get_logger().setLevel("ERROR")
     absl.logging.set_verbosity(absl.logging.ERROR)  # Keras' warnings (e.g. "HDF5 is legacy") go through absl
     with contextlib.suppress(ImportError):  # another Keras: fit works as it is, only without this fix
         from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
-        original = ArrayDataAdapter.get_tf_dataset
+
+        original = ArrayDataAdapter.get_tf_dataset  # its autotuning can make a TF 2.21 epoch seconds longer
         if not getattr(original, "steady", False):
+
             def get_tf_dataset(self: Any) -> Any:
                 options = tf.data.Options()
                 options.autotune.enabled = False
                 return original(self).with_options(options)
+
             get_tf_dataset.steady, get_tf_dataset.original = True, original  # type: ignore[attr-defined]
             ArrayDataAdapter.get_tf_dataset = get_tf_dataset
 
 
 def read_idx(path: str | os.PathLike[str], expected_magic: int) -> np.ndarray:
-    """Read an IDX file of unsigned bytes, raw or gzip, checking its magic number, header and payload length (the
-    declared size before reading the payload, so a corrupt header never makes it allocate gigabytes)."""
+    """Read an IDX file of unsigned bytes, raw or gzip, checking magic number, header, declared size, then payload."""
     path = Path(path)
     where, kind = show_path(path), {IMAGES_MAGIC: "image", LABELS_MAGIC: "label"}.get(expected_magic, "IDX")
     if not path.exists():
-        hint = (" The series bundles MNIST in data/; restore it with `git checkout -- data/` or copy the four IDX "
-                "files there.") if path.parent.resolve() == DATA_DIR.resolve() else ""
+        restore = "restore it with `git checkout -- data/` or copy the four IDX files there"
+        hint = f" The series bundles MNIST in data/; {restore}." if path.parent.resolve() == DATA_DIR.resolve() else ""
         raise FileNotFoundError(f"{where}: no such file.{hint}")
     if path.is_dir():
         raise IsADirectoryError(f"{where}: is a directory, not an IDX file.")
-    file_size = path.stat().st_size
-    if file_size == 0:
+    if (file_size := path.stat().st_size) == 0:
         raise IDXFormatError(f"{where}: the file is empty (0 bytes); it should start with an IDX header.")
     with open(path, "rb") as f:
         is_gzip = f.read(2) == b"\x1f\x8b"
@@ -114,17 +114,17 @@ def read_idx(path: str | os.PathLike[str], expected_magic: int) -> np.ndarray:
             magic = struct.unpack(">I", header[:4])[0] if len(header) >= 4 else None
             if magic is not None and magic != expected_magic:
                 other = {IMAGES_MAGIC: " It looks like an image file.", LABELS_MAGIC: " It looks like a label file."}
-                raise IDXFormatError(f"{where}: wrong magic number {magic} (0x{magic:08X}); an IDX {kind} file "
-                                     f"starts with {expected_magic} (0x{expected_magic:08X})."
-                                     f"{other.get(magic, ' Is it an IDX file at all?')}")
+                msg = f"{where}: wrong magic number {magic} (0x{magic:08X}); an IDX {kind} file starts with "
+                msg += f"{expected_magic} (0x{expected_magic:08X}).{other.get(magic, ' Is it an IDX file at all?')}"
+                raise IDXFormatError(msg)
             if len(header) < header_size:
-                raise IDXFormatError(
-                    f"{where}: header cut short: {len(header)} bytes, an IDX {kind} file needs {header_size}.")
+                msg = f"{where}: header cut short: {len(header)} bytes, an IDX {kind} file needs {header_size}."
+                raise IDXFormatError(msg)
             dims = struct.unpack(f">{expected_magic & 0xFF}I", header[4:])
             expected = math.prod(dims)
             if is_gzip and expected > 1032 * file_size:  # deflate never expands data more than 1032 times
-                raise IDXFormatError(f"{where}: the header declares absurd sizes {dims} ({expected:,} bytes of data), "
-                                     f"more than a {file_size:,}-byte gzip file can hold. The file is corrupt.")
+                msg = f"{where}: the header declares absurd sizes {dims} ({expected:,} bytes of data), more than a "
+                raise IDXFormatError(msg + f"{file_size:,}-byte gzip file can hold. The file is corrupt.")
             actual = file_size - header_size if not is_gzip else None
             if actual is None or actual == expected:  # read in chunks: memory grows with the data actually there
                 payload, chunks = bytearray(), iter(lambda: stream.read(1 << 20), b"")
@@ -134,24 +134,24 @@ def read_idx(path: str | os.PathLike[str], expected_magic: int) -> np.ndarray:
     except (gzip.BadGzipFile, zlib.error, EOFError) as error:
         raise IDXFormatError(f"{where}: corrupt gzip stream ({error}). Download or copy the file again.") from error
     if actual != expected:
-        raise IDXFormatError(f"{where}: payload {'shorter' if actual < expected else 'longer'} than the header "
-                             f"declares: the header says {dims} ({expected:,} bytes), the file holds {actual:,} bytes. "
-                             "The file is truncated or corrupt.")
+        msg = f"{where}: payload {'shorter' if actual < expected else 'longer'} than the header declares: the header "
+        msg += f"says {dims} ({expected:,} bytes), the file holds {actual:,} bytes. The file is truncated or corrupt."
+        raise IDXFormatError(msg)
     return np.frombuffer(payload, dtype=np.uint8).reshape(dims)
 
 
 def load_mnist(*, data_dir: str | os.PathLike[str] = DATA_DIR) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     """MNIST from the IDX files as ((train_data, train_labels), (test_data, test_labels)), like Keras' load_data()."""
-    read = {key: read_idx(Path(data_dir) / name, LABELS_MAGIC if "labels" in key else IMAGES_MAGIC)
-            for key, name in MNIST_FILES.items()}
+    data_dir = Path(data_dir)
+    read = {k: read_idx(data_dir / f, LABELS_MAGIC if "labels" in k else IMAGES_MAGIC) for k, f in MNIST_FILES.items()}
     return (read["train_images"], read["train_labels"]), (read["test_images"], read["test_labels"])
 
 
 def split_validation(images: Any, labels: Any) -> tuple[tuple[Any, Any], tuple[Any, Any]]:
     """((train_images, train_labels), (val_images, val_labels)): the last VALIDATION_IMAGES held out (notebook 05)."""
     if len(images) != len(labels) or len(images) <= VALIDATION_IMAGES:
-        raise ValueError(f"Need more than {VALIDATION_IMAGES:,} images, as many as labels, to hold out a validation "
-                         f"set; got {len(images):,} images and {len(labels):,} labels.")
+        msg = f"Need more than {VALIDATION_IMAGES:,} images, as many as labels, to hold out a validation set; "
+        raise ValueError(msg + f"got {len(images):,} images and {len(labels):,} labels.")
     n = len(images) - VALIDATION_IMAGES
     return (images[:n], labels[:n]), (images[n:], labels[n:])
 
@@ -176,9 +176,9 @@ def build_model(model_type: str) -> keras.Sequential:
     if _check_model_type(model_type) == "fc":
         body = [layers.Flatten(), layers.Dense(128, activation="relu"), layers.Dense(32, activation="relu")]
     else:
-        body = [layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
-                layers.Conv2D(64, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2)),
-                layers.Flatten(), layers.Dense(64, activation="relu")]
+        body = [layers.Conv2D(32, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2))]
+        body += [layers.Conv2D(64, (3, 3), activation="relu"), layers.MaxPooling2D((2, 2))]
+        body += [layers.Flatten(), layers.Dense(64, activation="relu")]
     output = layers.Dense(10, activation="softmax", dtype="float32")  # float32 even under mixed precision (09)
     return keras.Sequential([keras.Input(shape=(28, 28, 1)), *body, output], name=f"mnist_{model_type}")
 
@@ -203,15 +203,15 @@ def load_model(path: str | os.PathLike[str]) -> keras.Model:
     if not path.exists():
         raise FileNotFoundError(f"{show_path(path)}: no saved model there. Train one first (notebook 05) or check it.")
     if path.is_dir():
-        raise ModelFileError(f"{show_path(path)}: is a folder. A TensorFlow SavedModel is not a Keras model file: "
-                             "reload it with tf.saved_model.load() for inference, or load the .keras file instead.")
+        msg = f"{show_path(path)}: is a folder. A TensorFlow SavedModel is not a Keras model file: reload it with "
+        raise ModelFileError(msg + "tf.saved_model.load() for inference, or load the .keras file instead.")
     if path.suffix not in (".keras", ".h5"):
         raise ModelFileError(f"{show_path(path)}: not a Keras model file (expected .keras or .h5).")
     try:
         return keras.models.load_model(path, safe_mode=True)
     except Exception as error:
-        raise ModelFileError(f"{show_path(path)}: not a valid saved Keras model ({type(error).__name__}: {error}). "
-                             "Save it again with save_model() or retrain it (notebook 05).") from error
+        msg = f"{show_path(path)}: not a valid saved Keras model ({type(error).__name__}: {error}). "
+        raise ModelFileError(msg + "Save it again with save_model() or retrain it (notebook 05).") from error
 
 
 def load_or_train(model_type: str, epochs: int = 5, seed: int = 42) -> keras.Model:
@@ -238,8 +238,9 @@ def has_bf16() -> bool | None:
     return None
 
 
-def training_speed(images: Any, labels: Any, batch_size: int, steps_per_execution: int = 1,
-                   precision: str = "float32") -> float:
+def training_speed(
+    images: Any, labels: Any, batch_size: int, steps_per_execution: int = 1, precision: str = "float32"
+) -> float:
     """Images/s training a fresh CNN under a dtype policy: one epoch builds the training step, a second is timed."""
     keras.mixed_precision.set_global_policy(precision)
     model = build_model("cnn")
@@ -252,8 +253,7 @@ def training_speed(images: Any, labels: Any, batch_size: int, steps_per_executio
 
 
 def write_atomically(path: str | os.PathLike[str], write: Callable[[Path], Any], overwrite: bool = False) -> Path:
-    """Make `path` (a file or a folder) by calling `write` on a temporary path beside it (with the same suffix),
-    then rename it into place: an interrupted write never leaves half a file, or replaces a good one."""
+    """`write(tmp)` beside `path`, then rename: an interrupted write never leaves half a file or replaces a good one."""
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{show_path(path)}: already exists; pass overwrite=True to replace it.")
@@ -283,18 +283,18 @@ def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
     return write_atomically(path, lambda tmp: tmp.write_bytes(buffer.getvalue()), overwrite=True)
 
 
-METRIC_KEYS = {"model_type", "parameters", "epochs", "train_images", "fit_seconds", "seconds_per_epoch",
-               "images_per_second", "validation_accuracy", "test_accuracy", "settings"}
+METRIC_KEYS = {"model_type", "parameters", "epochs", "train_images", "settings"}  # what was run, then what it measured
+METRIC_KEYS |= {"fit_seconds", "seconds_per_epoch", "images_per_second", "validation_accuracy", "test_accuracy"}
 
 
 def write_metrics(path: str | os.PathLike[str], **runs: dict[str, Any]) -> Path:
-    """The series' one format of measurements (05, 09 and 10 write it, scripts/bench.py reads it): named runs, each
-    with some of METRIC_KEYS, and this process' peak memory in MB (None on Windows); JSON, written atomically."""
+    """Named runs (each with some of METRIC_KEYS) and peak memory in MB (None on Windows) as JSON, atomically."""
     if unknown := {name: sorted(set(run) - METRIC_KEYS) for name, run in runs.items() if set(run) - METRIC_KEYS}:
         raise ValueError(f"measurements not in helpers.METRIC_KEYS: {unknown}")
     peak = None
     with contextlib.suppress(ImportError):  # Windows has no `resource` module; ru_maxrss is in kB (macOS: bytes)
         import resource
+
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)
     text = json.dumps({"peak_memory_mb": peak, "runs": runs}, indent=2, default=float) + "\n"
     return write_atomically(path, lambda tmp: tmp.write_text(text), overwrite=True)

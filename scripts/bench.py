@@ -5,15 +5,9 @@
     python scripts/bench.py --quick      # smoke run: 1 repeat, short settings (make bench BENCH_ARGS=--quick)
     python scripts/bench.py --only models recipes --repeats 5
 
-Every measurement is one notebook of the series executed by papermill (`series.execute`) in a fresh Python process
-with an output folder of its own: the notebook writes what it measured with `helpers.write_metrics` (fit seconds,
-images/s, accuracies, its kernel's peak memory) and this script reads it, with the process' wall time and peak
-memory (os.wait4: the largest of the job's process and its kernel, not their sum). No recipe lives here: the models
-are notebook 05's, the knobs and the fast recipe notebook 09's, the further recipe notebook 10's, training on several
-devices and workers notebook 11's, the LiteRT models notebook 12's (from 05's CNN), and the notebook-overhead baseline is notebook 05's own code exported as a plain script. Reading the data and inference,
-which no notebook times, call the series' helpers. Compare ratios measured in one run, never numbers across runs or
-machines: the tables say how many CPU cores other processes used meanwhile ("other load"). Writes bench.json (every
-measurement) and bench.md (the tables) into build/bench/; what the jobs write goes to a temporary folder.
+Every measurement is a job in a fresh process (`series.run_child`) with a folder of its own: a notebook of the
+series, which writes what it measured with `helpers.write_metrics`, or a helpers call (reading the data, inference).
+No recipe lives here. Writes bench.json and bench.md (the tables) into build/bench/; README.md, "Benchmark", says more.
 """
 
 from __future__ import annotations
@@ -25,13 +19,12 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
+import timeit
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -39,22 +32,24 @@ from typing import Any
 import series
 from series import REPO_ROOT
 
+Records = list[dict[str, Any]]
 SECTIONS = ("models", "notebook", "data", "inference", "knobs", "recipes", "devices", "litert")
-# The targets: a test accuracy, in at most a share of the tutorial's fit time as notebook 05 runs it (its CNN), on a
-# CPU with bf16 instructions, and without; and bf16's speed against float32 at the fast recipe's settings (knobs).
-FAST_TARGET = (0.990, 0.15, 0.25)  # notebook 09
-FURTHER_TARGET = (0.995, 0.60, 1.00)  # notebook 10
-BF16_TARGET = 1.8
+# Notebooks 09 and 10: a test accuracy in at most a share of notebook 05's CNN fit time, on a CPU with bf16 / without
+TARGETS = {"fast": (0.990, 0.15, 0.25), "further": (0.995, 0.60, 1.00)}
+BF16_TARGET = 1.8  # bf16's speed against float32 at the fast recipe's settings (knobs)
 KNOB = "batch 128, steps_per_execution 32"  # the fast recipe's setting in notebook 09's knobs
-FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
+FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")  # shown; bf16: has_bf16
+MODEL_COLUMNS = (("parameters", ",.0f"), ("epochs", ".0f"), ("seconds_per_epoch", ".2f"))
+MODEL_COLUMNS += (("images_per_second", ",.0f"), ("test_accuracy", ".2%"))  # notebook 05's runs, as formatted
+SERVING_COLUMNS = (("latency_ms", ".2f", " ms"), ("p90_ms", ".2f", " ms"), ("batch_images_per_s", ",.0f", " images/s"))
 
 
-# ----------------------------------------------------------------------------------- a job: one fresh process
 def job_main(job: dict[str, Any]) -> int:
     """Run one measurement in this process: a notebook (papermill, or exported as a script), or a helpers call."""
     out = Path(job["out"])
     if job.get("model_from"):  # a model trained by an earlier job (notebook 05's), where the notebook looks for it
         shutil.copytree(job["model_from"], out / "saved_model" / Path(job["model_from"]).name)
+    sys.path.insert(0, str(series.NOTEBOOKS_DIR))  # for `import helpers`, here or in the notebook's code
     if "notebook" in job:
         notebook = series.notebook(job["notebook"])
         if not job.get("script"):
@@ -64,63 +59,37 @@ def job_main(job: dict[str, Any]) -> int:
         import papermill
 
         prepared = out / f"prepared-{notebook.name}"  # the notebook's own code with the parameters, as a .py file
-        papermill.execute_notebook(str(notebook), str(prepared), parameters=job["parameters"], prepare_only=True,
-                                   kernel_name="python3", progress_bar=False)
+        options = {"prepare_only": True, "kernel_name": "python3", "progress_bar": False}
+        papermill.execute_notebook(str(notebook), str(prepared), parameters=job["parameters"], **options)
         code, _ = nbconvert.PythonExporter().from_filename(str(prepared))
         os.chdir(series.NOTEBOOKS_DIR)
-        sys.path.insert(0, str(series.NOTEBOOKS_DIR))
         exec(compile(code, notebook.with_suffix(".py").name, "exec"), {"__name__": "__main__"})
         return 0
-    sys.path.insert(0, str(series.NOTEBOOKS_DIR))
     import helpers
 
     if job["kind"] == "read":  # reading the data: the series' IDX reader, raw or gzip
-        times = []
-        for _ in range(job["reads"]):
-            start = time.perf_counter()
-            helpers.load_mnist(data_dir=job["data_dir"])
-            times.append(time.perf_counter() - start)
+        times = timeit.repeat(lambda: helpers.load_mnist(data_dir=job["data_dir"]), repeat=job["reads"], number=1)
         result = {"read_s": statistics.median(times)}
     else:  # inference: notebook 05's saved model, exported as in notebook 07, served by tf.saved_model.load
         import tensorflow as tf
 
         model = helpers.load_model(job["keras_file"])
-        export = out / "serving"
-        helpers.write_atomically(export, lambda tmp: model.export(str(tmp), verbose=False), overwrite=True)
-        loaded = tf.saved_model.load(str(export))  # kept: its serving function needs the object's variables
-        serve = loaded.serve
+        helpers.write_atomically(out / "serving", lambda tmp: model.export(str(tmp), verbose=False), overwrite=True)
+        loaded = tf.saved_model.load(str(out / "serving"))  # kept: its serve function needs the object's variables
         images = helpers.prepare(helpers.load_mnist()[1][0][:1024]).numpy()
-        latencies, batches = [], []
-        for i in range(20 + job["single_calls"]):  # the first 20 warm up
-            one = tf.constant(images[i % 1024][None])
-            start = time.perf_counter()
-            serve(one).numpy()
-            latencies.append(time.perf_counter() - start)
+        singles = [tf.constant(images[i % 1024][None]) for i in range(20 + job["single_calls"])]  # 20 to warm up
+        latencies = sorted([timeit.timeit(lambda one=one: loaded.serve(one).numpy(), number=1) for one in singles][20:])
         batch = tf.constant(images)
-        for _ in range(3 + job["batch_calls"]):
-            start = time.perf_counter()
-            serve(batch).numpy()
-            batches.append(time.perf_counter() - start)
-        latencies = sorted(latencies[20:])
-        result = {"latency_ms": 1000 * statistics.median(latencies),
-                  "p90_ms": 1000 * latencies[len(latencies) * 9 // 10],
-                  "batch_images_per_s": 1024 / statistics.median(batches[3:])}
+        batches = timeit.repeat(lambda: loaded.serve(batch).numpy(), repeat=3 + job["batch_calls"], number=1)[3:]
+        p90 = latencies[len(latencies) * 9 // 10]
+        result = {"latency_ms": 1000 * statistics.median(latencies), "p90_ms": 1000 * p90}
+        result["batch_images_per_s"] = 1024 / statistics.median(batches)
     (out / "result.json").write_text(json.dumps(result))
     return 0
 
 
-def _cpu_busy_seconds() -> float:
-    """CPU seconds the whole machine has spent busy since boot (all cores), from /proc/stat."""
-    try:
-        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-        return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return float("nan")
-
-
 def collect(out: Path) -> dict[str, Any]:
-    """What a job left in its output folder: a helpers call's result.json, and the measurements notebooks wrote with
-    helpers.write_metrics (build/metrics/*.json, saved_model/*/metrics.json): their runs, and the kernel's peak."""
+    """What a job left in its folder: a helpers call's result.json, or what a notebook's helpers.write_metrics wrote."""
     found: dict[str, Any] = {}
     for path in sorted(out.rglob("*.json")):
         if path.name == "result.json":
@@ -136,29 +105,20 @@ class Runner:
     """Runs jobs in fresh processes and keeps every record."""
 
     def __init__(self, tmp: Path) -> None:
-        self.tmp, self.records, self.count = tmp, [], 0
+        self.tmp = tmp
+        self.records: Records = []
 
     def run(self, label: str, env: dict[str, str] | None = None, **job: Any) -> dict[str, Any]:
-        self.count += 1
-        out = self.tmp / f"job{self.count:03d}"
+        """One measurement: `job` in a fresh process (job_main), killed with its kernel if it takes over an hour."""
+        out = self.tmp / f"job{len(self.records) + 1:03d}"
         out.mkdir()
         print(f"  {label} ...", flush=True)
         environment = {**os.environ, "MNIST_TUTORIAL_OUTPUT": str(out), "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
-        busy, start = _cpu_busy_seconds(), time.perf_counter()
+        command = [sys.executable, __file__, "--job", json.dumps({**job, "out": str(out)})]
         with open(out / "log.txt", "w") as log:
-            process = subprocess.Popen([sys.executable, __file__, "--job", json.dumps({**job, "out": str(out)})],
-                                       stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True)
-            timer = threading.Timer(3600, os.killpg, (process.pid, signal.SIGKILL))  # the job and its kernel
-            timer.start()
-            try:
-                _, status, usage = os.wait4(process.pid, 0)
-            finally:
-                timer.cancel()
-        wall = time.perf_counter() - start
-        record = {"label": label, "wall_s": wall, "max_rss_mb": usage.ru_maxrss / 1024, "out": str(out),
-                  "returncode": os.waitstatus_to_exitcode(status),
-                  "other_load": max(0.0, (_cpu_busy_seconds() - busy - usage.ru_utime - usage.ru_stime) / wall)}
-        record.update(collect(out))
+            child = series.run_child(command, env=environment, stdout=log, stderr=subprocess.STDOUT, timeout=3600)
+        record = {"label": label, "wall_s": child.seconds, "max_rss_mb": child.peak_mb, "out": str(out)}
+        record.update(returncode=child.returncode, other_load=child.other_load, **collect(out))
         if record["returncode"]:
             record["error"] = (out / "log.txt").read_text(errors="replace")[-3000:]
             print(f"  ! {label} failed (exit {record['returncode']}); see bench.json", flush=True)
@@ -166,78 +126,80 @@ class Runner:
         return record
 
 
-# ------------------------------------------------------------------------------------------------ the sections
-def run_sections(runner: Runner, args: argparse.Namespace, machine: dict[str, Any]) -> dict[str, Any]:
-    quick, repeats, sections, results = args.quick, args.repeats, set(args.only), {}
-    run, epochs = runner.run, 1 if quick else 5
-    models: dict[str, list] = {}
+def run_sections(runner: Runner, args: argparse.Namespace) -> dict[str, Any]:
+    quick, sections, results = args.quick, set(args.only), {}
+    epochs = 1 if quick else 5
+    short = {"TRAIN_IMAGES": 12_000} if quick else {}  # as the first benchmark script's quick run
+
+    def repeated(label: str, seeded: bool = False, **job: Any) -> Records:
+        """`job` once per repeat, labelled "LABEL #1", ...; seeded: SEED 42, 43, ... added to its parameters."""
+        records = []
+        for r in range(args.repeats):
+            seed = {"parameters": {**job["parameters"], "SEED": 42 + r}} if seeded else {}
+            records.append(runner.run(f"{label} #{r + 1}".replace("{seed}", str(42 + r)), **{**job, **seed}))
+        return records
+
+    models = results["models"] = {}  # notebook 05's, one model at a time
     for model_type in series.MODEL_TYPES if sections & {"models", "inference"} else ():
         parameters = {"MODEL_TYPES": [model_type], "EPOCHS": epochs, "FIT_VERBOSE": 2}
-        models[model_type] = [run(f"models: notebook 05, {model_type}, {epochs} epochs #{r + 1}", notebook="05",
-                                  parameters={**parameters, "SEED": 42 + r}) for r in range(repeats)]
-    results["models"] = models
+        label = f"models: notebook 05, {model_type}, {epochs} epochs"
+        models[model_type] = repeated(label, seeded=True, notebook="05", parameters=parameters)
     if "notebook" in sections:  # papermill against the same notebook's code as a bare script, interleaved
         parameters = {"MODEL_TYPES": ["fc"], "EPOCHS": epochs, "FIT_VERBOSE": 0}
         results["notebook"] = {kind: [] for kind in ("papermill", "script")}
-        for r in range(repeats):
+        for r in range(args.repeats):
             for kind, records in results["notebook"].items():
-                records.append(run(f"notebook: 05 (fc) by {kind} #{r + 1}", notebook="05", parameters=parameters,
-                                   script=kind == "script", env={"MPLBACKEND": "Agg"}))
+                job = {"notebook": "05", "parameters": parameters, "script": kind == "script"}
+                records.append(runner.run(f"notebook: 05 (fc) by {kind} #{r + 1}", env={"MPLBACKEND": "Agg"}, **job))
     if "data" in sections:
         folders = {"IDX raw": REPO_ROOT / "data", "IDX gzip": runner.tmp / "idx_gzip"}
         folders["IDX gzip"].mkdir()
         for path in folders["IDX raw"].glob("*-ubyte"):  # gzip copies, same names: the reader checks the bytes
             (folders["IDX gzip"] / path.name).write_bytes(gzip.compress(path.read_bytes(), mtime=0))
-        reads = 3 if quick else 5
-        results["data"] = {name: [run(f"data: {name} #{r + 1}", kind="read", data_dir=str(folder), reads=reads)
-                                  for r in range(repeats)] for name, folder in folders.items()}
-        results["data_sizes"] = {name: sum(p.stat().st_size for p in folder.glob("*-ubyte")) for name, folder in
-                                 folders.items()}
-    if "inference" in sections:
-        saved = {model_type: Path(next((t for t in trained if not t["returncode"]), trained[0])["out"]) / "saved_model"
-                 / f"mnist_{model_type}" / "model.keras" for model_type, trained in models.items()}  # from notebook 05
-        results["inference"] = {model_type: [run(f"inference: {model_type} SavedModel #{r + 1}", kind="infer",
-                                                 keras_file=str(keras_file), single_calls=200 if quick else 1000,
-                                                 batch_calls=10 if quick else 30) for r in range(repeats)]
-                                for model_type, keras_file in saved.items()}
+        read = {"kind": "read", "reads": 3 if quick else 5}
+        results["data"] = {name: repeated(f"data: {name}", data_dir=str(f), **read) for name, f in folders.items()}
+        results["data_sizes"] = {name: sum(p.stat().st_size for p in f.glob("*-ubyte")) for name, f in folders.items()}
+    if "inference" in sections:  # notebook 05's models, from the first of its runs that succeeded
+        inference = results["inference"] = {}
+        job = {"kind": "infer", "single_calls": 200 if quick else 1000, "batch_calls": 10 if quick else 30}
+        for model_type, trained in models.items():
+            out = Path(next((t for t in trained if not t["returncode"]), trained[0])["out"])
+            keras_file = str(out / "saved_model" / f"mnist_{model_type}" / "model.keras")
+            inference[model_type] = repeated(f"inference: {model_type} SavedModel", keras_file=keras_file, **job)
     if "knobs" in sections:  # notebook 09's knobs, plus settings it takes as parameters or from the environment
         images = 2048 if quick else 16_384
         base = {"EPOCHS": 1, "FAST_EPOCHS": 1, "TRAIN_IMAGES": images, "KNOB_IMAGES": images, "FIT_VERBOSE": 0}
         variants = [("as it comes", {}, {})]  # notebook 09 measures mixed_bfloat16 itself where the CPU has bf16
-        if not quick:
-            variants += [("1 intra-op thread", {"THREADS": 1, "PRECISION": "float32"}, {}),  # float32 only: no bf16 knob
-                         ("oneDNN off", {"PRECISION": "float32"}, {"TF_ENABLE_ONEDNN_OPTS": "0"})]
-        results["knobs"] = {"images": images, "variants": {
-            name: [run(f"knobs: notebook 09, {name} #{r + 1}", notebook="09", parameters={**base, **params}, env=env)
-                   for r in range(repeats)] for name, params, env in variants}}
+        if not quick:  # float32 only: the thread count and oneDNN are not bf16 knobs
+            variants.append(("1 intra-op thread", {"THREADS": 1, "PRECISION": "float32"}, {}))
+            variants.append(("oneDNN off", {"PRECISION": "float32"}, {"TF_ENABLE_ONEDNN_OPTS": "0"}))
+        knobs = {}
+        for name, params, env in variants:
+            knobs[name] = repeated(f"knobs: notebook 09, {name}", notebook="09", parameters={**base, **params}, env=env)
+        results["knobs"] = {"images": images, "variants": knobs}
     if "recipes" in sections:  # notebook 09 (the tutorial's recipe and the fast one, side by side) and notebook 10
         results["recipes"] = {}
         for nb in ("09", "10"):
-            short = series.quick_parameters(series.declared_parameters(series.notebook(nb))) if quick else {}
-            short |= {"TRAIN_IMAGES": 12_000} if quick else {}  # as the first benchmark script's quick run
-            results["recipes"][nb] = [run(f"recipes: notebook {nb} (seed {42 + r}) #{r + 1}", notebook=nb,
-                                          parameters={**short, "FIT_VERBOSE": 0, "SEED": 42 + r,
-                                                      "CHECK_TARGETS": False})  # the verdicts are this script's
-                                      for r in range(repeats)]
+            quick_settings = series.quick_parameters(series.declared_parameters(series.notebook(nb))) if quick else {}
+            parameters = {**quick_settings, **short, "FIT_VERBOSE": 0, "CHECK_TARGETS": False}  # verdicts: ours
+            label = f"recipes: notebook {nb} (seed {{seed}})"
+            results["recipes"][nb] = repeated(label, seeded=True, notebook=nb, parameters=parameters)
     if "devices" in sections:  # notebook 11: one device, two logical devices, two worker processes
-        short = {"TRAIN_IMAGES": 12_000} if quick else {}
-        results["devices"] = [run(f"devices: notebook 11 #{r + 1}", notebook="11",
-                                  parameters={**short, "FIT_VERBOSE": 0, "SEED": 42 + r}) for r in range(repeats)]
+        parameters = {**short, "FIT_VERBOSE": 0}
+        results["devices"] = repeated("devices: notebook 11", seeded=True, notebook="11", parameters=parameters)
     if "litert" in sections:  # notebook 12, on the CNN notebook 05 trained (models), else on one it trains itself
-        cnn = next((Path(t["out"]) / "saved_model" / "mnist_cnn" for t in models.get("cnn", []) if not t["returncode"]), None)
-        results["litert"] = [run(f"litert: notebook 12 #{r + 1}", notebook="12", model_from=str(cnn) if cnn else None,
-                                 parameters={"EPOCHS": epochs, "SEED": 42 + r}) for r in range(repeats)]
+        cnn = next((t["out"] for t in models.get("cnn", []) if not t["returncode"]), None)
+        job = {"notebook": "12", "model_from": str(Path(cnn) / "saved_model" / "mnist_cnn") if cnn else None}
+        results["litert"] = repeated("litert: notebook 12", seeded=True, parameters={"EPOCHS": epochs}, **job)
     return results
 
 
-# ------------------------------------------------------------------------------------------------- the report
-def median(records: list[dict[str, Any]], *keys: str) -> float | None:
+def median(records: Records, *keys: str) -> float | None:
     values = []
-    for record in records:
-        value: Any = record
+    for value in (record for record in records if not record.get("returncode")):  # the measurements that succeeded
         for key in keys:
             value = value.get(key) if isinstance(value, dict) else None
-        if value is not None and not record.get("returncode"):
+        if value is not None:
             values.append(value)
     return statistics.median(values) if values else None
 
@@ -250,127 +212,119 @@ def ratio(a: float | None, b: float | None) -> str:
     return "n/a" if not a or not b else f"{a / b:.2f}x"
 
 
-def run_names(records: list[dict[str, Any]]) -> list[str]:
-    """The names of the runs the notebooks wrote (helpers.write_metrics), in the order first written."""
-    return list(dict.fromkeys(name for record in records for name in record.get("runs", {})))
+def vs(value: float | None, base: float | None, spec: str = ".1f", suffix: str = " s") -> tuple[str, str]:
+    return fmt(value, spec, suffix), ratio(value, base)
 
 
-def load(records: list[dict[str, Any]]) -> str:
-    return fmt(statistics.mean(r["other_load"] for r in records), ".2f") if records else "n/a"
+def run_names(records: Records) -> list[str]:
+    return list(dict.fromkeys(name for record in records for name in record.get("runs", {})))  # first written first
 
 
-def table(title: str, header: str, rows: list[str]) -> list[str]:
-    return [f"### {title}", "", f"| {header} |", "|" + "---|" * (header.count("|") + 1), *rows, ""]
+def row(name: str, runs: Records, *cells: str, peak: bool = False) -> list[str]:
+    memory = [fmt(median(runs, "max_rss_mb"), ",.0f", " MB")] if peak else []
+    return [name, *cells, *memory, fmt(statistics.mean(r["other_load"] for r in runs), ".2f") if runs else "n/a"]
+
+
+def table(title: str, header: str, rows: list[list[str]]) -> list[str]:
+    lines = [f"| {' | '.join(cells)} |" for cells in rows]
+    return [f"### {title}", "", f"| {header} |", "|" + "---|" * (header.count("|") + 1), *lines, ""]
 
 
 def report(machine: dict[str, Any], results: dict[str, Any], args: argparse.Namespace) -> str:
     kind = "quick run (short settings, not checked against the targets)" if args.quick else "full run"
-    m = machine
-    lines = [f"## The latest run, {m['date']}", "",
-             f"- CPU: {m['cpu']}, {m['cores']} cores; flags: {', '.join(m['flags']) or 'none of interest'}",
-             f"- TensorFlow {m['tensorflow']}, Keras {m['keras']}, Python {m['python']}, {m['os']}",
-             f"- {kind}; {args.repeats} repeat(s), medians; load average at the start {machine['load_start']}",
-             "- peak memory: the largest process of a measurement (in practice the notebook's kernel)", ""]
-    if "models" in args.only:
+    m, bf16, flags = machine, machine["bf16"], ", ".join(machine["flags"]) or "none of interest"
+    lines = [f"## The latest run, {m['date']}", "", f"- CPU: {m['cpu']}, {m['cores']} cores; flags: {flags}"]
+    lines.append(f"- TensorFlow {m['tensorflow']}, Keras {m['keras']}, Python {m['python']}, {m['os']}")
+    lines.append(f"- {kind}; {args.repeats} repeat(s), medians; load average at the start {m['load_start']}")
+    lines += ["- peak memory: the largest process of a measurement (in practice the notebook's kernel)", ""]
+    if "models" in args.only:  # results always has models (for inference and litert): their table only if asked for
+        title = "The models (notebook 05: batch 32, Adam, 54,000 training images, 6,000 for validation)"
+        header = "model | parameters | epochs | s/epoch | images/s | test accuracy | peak memory | other load"
         rows = []
-        for model_type, runs in results["models"].items():
-            got = {key: median(runs, "runs", "tutorial", key) for key in
-                   ("parameters", "epochs", "seconds_per_epoch", "images_per_second", "test_accuracy")}
-            rows.append(f"| {model_type} | {fmt(got['parameters'], ',.0f')} | {fmt(got['epochs'], '.0f')} | "
-                        f"{fmt(got['seconds_per_epoch'], '.2f')} | {fmt(got['images_per_second'], ',.0f')} | "
-                        f"{fmt(got['test_accuracy'], '.2%')} | {fmt(median(runs, 'max_rss_mb'), ',.0f', ' MB')} | "
-                        f"{load(runs)} |")
-        lines += table("The models (notebook 05: batch 32, Adam, 54,000 training images, 6,000 for validation)",
-                       "model | parameters | epochs | s/epoch | images/s | test accuracy | peak memory | other load",
-                       rows)
+        for name, runs in results["models"].items():
+            cells = [fmt(median(runs, "runs", "tutorial", key), spec) for key, spec in MODEL_COLUMNS]
+            rows.append(row(name, runs, *cells, peak=True))
+        lines += table(title, header, rows)
     if "notebook" in results:
+        title = "Notebook overhead (notebook 05, FC, by papermill vs its own code as a bare script)"
+        header = "run | process wall time | vs script | fit time | vs script | peak memory | other load"
         runs = results["notebook"]
         wall = {kind: median(records, "wall_s") for kind, records in runs.items()}
         fit = {kind: median(records, "runs", "tutorial", "fit_seconds") for kind, records in runs.items()}
-        rows = [f"| {kind} | {fmt(wall[kind], '.1f', ' s')} | {ratio(wall[kind], wall['script'])} | "
-                f"{fmt(fit[kind], '.1f', ' s')} | {ratio(fit[kind], fit['script'])} | "
-                f"{fmt(median(records, 'max_rss_mb'), ',.0f', ' MB')} | {load(records)} |"
-                for kind, records in runs.items()]
-        lines += table("Notebook overhead (notebook 05, FC, by papermill vs its own code as a bare script)",
-                       "run | process wall time | vs script | fit time | vs script | peak memory | other load", rows)
+        cells = {kind: [*vs(wall[kind], wall["script"]), *vs(fit[kind], fit["script"])] for kind in runs}
+        lines += table(title, header, [row(kind, records, *cells[kind], peak=True) for kind, records in runs.items()])
     if "data" in results:
-        raw = median(results["data"]["IDX raw"], "read_s")
-        rows = [f"| {name} | {results['data_sizes'][name] / 1e6:.1f} MB | {fmt(median(runs, 'read_s'), '.3f')} | "
-                f"{ratio(median(runs, 'read_s'), raw)} | {fmt(median(runs, 'max_rss_mb'), ',.0f', ' MB')} | "
-                f"{load(runs)} |"
-                for name, runs in results["data"].items()]
-        lines += table("Reading the data (60,000 + 10,000 images and labels, helpers.load_mnist)",
-                       "source | size on disk | seconds | vs IDX raw | peak memory | other load", rows)
+        title = "Reading the data (60,000 + 10,000 images and labels, helpers.load_mnist)"
+        raw, rows = median(results["data"]["IDX raw"], "read_s"), []
+        for name, runs in results["data"].items():
+            size = f"{results['data_sizes'][name] / 1e6:.1f} MB"
+            rows.append(row(name, runs, size, *vs(median(runs, "read_s"), raw, ".3f", ""), peak=True))
+        lines += table(title, "source | size on disk | seconds | vs IDX raw | peak memory | other load", rows)
     if "inference" in results:
-        rows = [f"| {model_type} | {fmt(median(runs, 'latency_ms'), '.2f', ' ms')} | "
-                f"{fmt(median(runs, 'p90_ms'), '.2f', ' ms')} | "
-                f"{fmt(median(runs, 'batch_images_per_s'), ',.0f', ' images/s')} | {load(runs)} |"
-                for model_type, runs in results["inference"].items()]
-        lines += table("Inference with the exported SavedModel (`model.export`, reloaded with `tf.saved_model.load`)",
-                       "model | latency, 1 image (median) | p90 | throughput, batch 1024 | other load", rows)
-    if "knobs" in results:
-        plain = results["knobs"]["variants"]["as it comes"]
-        base = median(plain, "runs", "knob: batch 32 (the tutorial)", "images_per_second")
-        names = dict.fromkeys(name for record in plain for name in record.get("runs", {}) if name.startswith("knob: "))
-        shown = [(name[len("knob: "):], plain, name) for name in names]
-        shown += [(f"{KNOB}, {variant}", runs, f"knob: {KNOB}")
-                  for variant, runs in results["knobs"]["variants"].items() if variant != "as it comes"]
-        rows = [f"| {setting} | {fmt(median(runs, 'runs', name, 'images_per_second'), ',.0f')} | "
-                f"{ratio(median(runs, 'runs', name, 'images_per_second'), base)} | {load(runs)} |"
-                for setting, runs, name in shown]
-        if not machine["bf16"]:
-            rows.append("| mixed_bfloat16 | not measured: this CPU has no bf16 instructions (emulated: slower) | | |")
-        lines += table(f"The knobs (notebook 09: CNN training speed, the second of two epochs over "
-                       f"{results['knobs']['images']:,} images)", "setting | images/s | vs batch 32 | other load", rows)
-        if machine["bf16"] and not args.quick:
-            bf16 = median(plain, "runs", f"knob: {KNOB}, mixed_bfloat16", "images_per_second")
-            fp32 = median(plain, "runs", f"knob: {KNOB}", "images_per_second")
-            met = "yes" if None not in (bf16, fp32) and bf16 >= BF16_TARGET * fp32 else "NO"
-            lines += [f"mixed_bfloat16 against float32 at {KNOB}: {ratio(bf16, fp32)}; target >= {BF16_TARGET}x: {met}",
-                      ""]
+        title = "Inference with the exported SavedModel (`model.export`, reloaded with `tf.saved_model.load`)"
+        rows = []
+        for name, runs in results["inference"].items():
+            rows.append(row(name, runs, *(fmt(median(runs, key), spec, unit) for key, spec, unit in SERVING_COLUMNS)))
+        lines += table(title, "model | latency, 1 image (median) | p90 | throughput, batch 1024 | other load", rows)
+    if "knobs" in results:  # notebook 09's knobs against batch 32, then this script's variants of the fast recipe's
+        images, variants = results["knobs"]["images"], dict(results["knobs"]["variants"])
+        plain = variants.pop("as it comes")
+        speed = {name: median(plain, "runs", name, "images_per_second") for name in run_names(plain)}
+        shown = [(name.removeprefix("knob: "), plain, speed[name]) for name in speed if name.startswith("knob: ")]
+        for variant, runs in variants.items():
+            shown.append((f"{KNOB}, {variant}", runs, median(runs, "runs", f"knob: {KNOB}", "images_per_second")))
+        base = speed.get("knob: batch 32 (the tutorial)")
+        rows = [row(setting, runs, *vs(value, base, ",.0f", "")) for setting, runs, value in shown]
+        if not bf16:
+            rows += [["mixed_bfloat16", "not measured: this CPU has no bf16 instructions (emulated: slower)", "", ""]]
+        title = f"The knobs (notebook 09: CNN training speed, the second of two epochs over {images:,} images)"
+        lines += table(title, "setting | images/s | vs batch 32 | other load", rows)
+        if bf16 and not args.quick:
+            bf16_speed, fp32 = speed.get(f"knob: {KNOB}, mixed_bfloat16"), speed.get(f"knob: {KNOB}")
+            met = "yes" if None not in (bf16_speed, fp32) and bf16_speed >= BF16_TARGET * fp32 else "NO"
+            verdict = f"{ratio(bf16_speed, fp32)}; target >= {BF16_TARGET}x: {met}"
+            lines += [f"mixed_bfloat16 against float32 at {KNOB}: {verdict}", ""]
     if "recipes" in results:
         fast, further = results["recipes"]["09"], results["recipes"]["10"]
         notebook05 = results.get("models", {}).get("cnn", [])  # the denominator: 05's CNN, else 09's own tutorial run
-        rows, runs05 = [], [("tutorial (notebook 05)", notebook05, "tutorial")] if notebook05 else []
-        tutorial_fit = median(notebook05 or fast, "runs", "tutorial", "fit_seconds")
-        for name, runs, run in (*runs05, ("tutorial (as 05, in notebook 09)", fast, "tutorial"),
-                                ("fast (notebook 09)", fast, "fast"), ("further (notebook 10)", further, "further")):
+        recipes = [("tutorial (notebook 05)", notebook05, "tutorial")] if notebook05 else []
+        recipes += [("tutorial (as 05, in notebook 09)", fast, "tutorial"), ("fast (notebook 09)", fast, "fast")]
+        recipes.append(("further (notebook 10)", further, "further"))
+        tutorial_fit, rows = median(notebook05 or fast, "runs", "tutorial", "fit_seconds"), []
+        for name, runs, run in recipes:
             fit, accuracy = median(runs, "runs", run, "fit_seconds"), median(runs, "runs", run, "test_accuracy")
             worst = min((r["runs"][run]["test_accuracy"] for r in runs if not r["returncode"]), default=None)
-            goal = {"fast": FAST_TARGET, "further": FURTHER_TARGET}.get(run)
-            target, met = "", False
+            goal = TARGETS.get(run)
+            target = verdict = ""
             if goal and None not in (worst, fit, tutorial_fit):
-                share = goal[1] if machine["bf16"] else goal[2]
-                target = f">= {goal[0]:.1%} in <= {share:.2f}x ({'bf16' if machine['bf16'] else 'no bf16'})"
+                share = goal[1] if bf16 else goal[2]
+                target = f">= {goal[0]:.1%} in <= {share:.2f}x ({'bf16' if bf16 else 'no bf16'})"
                 met = worst >= goal[0] and fit <= share * tutorial_fit
-            verdict = "" if not target else "not checked (quick run)" if args.quick else "yes" if met else "NO"
-            rows.append(f"| {name} | {fmt(fit, '.1f', ' s')} | {ratio(fit, tutorial_fit)} | {fmt(accuracy, '.2%')}, "
-                        f"{fmt(worst, '.2%')} | {target} | {verdict} | {load(runs)} |")
-        title = ("The recipes (CNN; fit time includes the validation checks; the test set is evaluated once, after; "
-                 f"ratios to {'notebook 05' if notebook05 else 'notebook 09'}'s tutorial fit)")
+                verdict = "not checked (quick run)" if args.quick else "yes" if met else "NO"
+            accuracies = f"{fmt(accuracy, '.2%')}, {fmt(worst, '.2%')}"
+            rows.append(row(name, runs, *vs(fit, tutorial_fit), accuracies, target, verdict))
+        title = "The recipes (CNN; fit time includes the validation checks; the test set is evaluated once, after; "
+        title += f"ratios to {'notebook 05' if notebook05 else 'notebook 09'}'s tutorial fit)"
         header = "recipe | fit time | vs tutorial | test accuracy (median, min) | target | met | other load"
-        lines += table(title, header, rows)
-        lines += ["Seeds 42, 43, ... for the repeats; 'min' is the worst run.", ""]
+        lines += table(title, header, rows) + ["Seeds 42, 43, ... for the repeats; 'min' is the worst run.", ""]
     if "devices" in results:
-        runs = results["devices"]
-        names = run_names(runs)
-        one = median(runs, "runs", "1_device", "fit_seconds")
-        rows = [f"| {name.replace('_', ' ')} | {fmt(median(runs, 'runs', name, 'fit_seconds'), '.1f', ' s')} | "
-                f"{ratio(median(runs, 'runs', name, 'fit_seconds'), one)} | "
-                f"{fmt(median(runs, 'runs', name, 'validation_accuracy'), '.2%')} | {load(runs)} |" for name in names]
-        lines += table("Several devices (notebook 11: the CNN, 1 epoch, global batch 128; training time, without starting "
-                       "the workers)", "run | time | vs 1 device | validation accuracy | other load", rows)
+        title = "Several devices (notebook 11: the CNN, 1 epoch, global batch 128; "
+        title += "training time, without starting the workers)"
+        runs, rows = results["devices"], []
+        fit = {name: median(runs, "runs", name, "fit_seconds") for name in run_names(runs)}
+        for name, seconds in fit.items():
+            accuracy = fmt(median(runs, "runs", name, "validation_accuracy"), ".2%")
+            rows.append(row(name.replace("_", " "), runs, *vs(seconds, fit.get("1_device")), accuracy))
+        lines += table(title, "run | time | vs 1 device | validation accuracy | other load", rows)
     if "litert" in results:
-        runs = results["litert"]
-        names = run_names(runs)
-        rows = [f"| {name} | {fmt(median(runs, 'runs', name, 'settings', 'bytes'), ',.0f', ' bytes')} | "
-                f"{fmt(median(runs, 'runs', name, 'validation_accuracy'), '.2%')} | "
-                f"{fmt(median(runs, 'runs', name, 'test_accuracy'), '.2%')} | "
-                f"{fmt(median(runs, 'runs', name, 'settings', 'latency_us'), ',.0f', ' µs')} | {load(runs)} |"
-                for name in names]
-        lines += table("The model on small devices (notebook 12: notebook 05's CNN, or without the models section one "
-                       "it trains as 05 does, converted to LiteRT; latency of one image, median)", "model | file size | validation accuracy | test accuracy | latency | "
-                       "other load", rows)
+        title = "The model on small devices (notebook 12: notebook 05's CNN, or without the models section one it "
+        title += "trains as 05 does, converted to LiteRT; latency of one image, median)"
+        runs, rows = results["litert"], []
+        for name in run_names(runs):
+            size, latency = (median(runs, "runs", name, "settings", key) for key in ("bytes", "latency_us"))
+            accuracies = (fmt(median(runs, "runs", name, f"{s}_accuracy"), ".2%") for s in ("validation", "test"))
+            rows.append(row(name, runs, fmt(size, ",.0f", " bytes"), *accuracies, fmt(latency, ",.0f", " µs")))
+        lines += table(title, "model | file size | validation accuracy | test accuracy | latency | other load", rows)
     return "\n".join(lines)
 
 
@@ -395,17 +349,18 @@ def write_record(markdown: str, root: Path = REPO_ROOT) -> None:
 
 def describe_machine() -> dict[str, Any]:
     """What the tables need to be read: the CPU, its cores and vector flags, the versions, the date, the load."""
+    sys.path.insert(0, str(series.NOTEBOOKS_DIR))
+    import helpers  # for has_bf16, the notebooks' answer (it imports TensorFlow)
+
     cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    pairs = (line.partition(":") for line in cpuinfo.splitlines()[:40])
-    field = {key.strip(): value.strip() for key, _, value in pairs}
-    flags = set(field.get("flags", "").split())
-    cpu = f"{field.get('model name', platform.processor() or '?')} (family {field.get('cpu family', '?')}, model "
-    return {"cpu": cpu + f"{field.get('model', '?')})", "flags": [f for f in FLAGS if f in flags],
-            "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
-            "bf16": bool({"avx512_bf16", "amx_bf16"} & flags), "tensorflow": version("tensorflow"),
-            "keras": version("keras"), "python": platform.python_version(), "os": platform.platform(),
-            "load_start": " / ".join(f"{v:.2f}" for v in os.getloadavg()),
-            "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
+    field = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in cpuinfo.splitlines()[:40])}
+    name, flags = field.get("model name", platform.processor() or "?"), field.get("flags", "").split()
+    cpu = f"{name} (family {field.get('cpu family', '?')}, model {field.get('model', '?')})"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    machine = {"cpu": cpu, "flags": [f for f in FLAGS if f in flags], "cores": cores, "bf16": helpers.has_bf16()}
+    machine |= {"tensorflow": version("tensorflow"), "keras": version("keras"), "python": platform.python_version()}
+    machine |= {"os": platform.platform(), "load_start": " / ".join(f"{v:.2f}" for v in os.getloadavg())}
+    return machine | {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -420,16 +375,12 @@ def main(argv: list[str] | None = None) -> int:
         return job_main(json.loads(args.job))
     args.repeats = args.repeats or (1 if args.quick else 3)
     machine, started = describe_machine(), time.perf_counter()
-    print(f"Benchmark ({'quick' if args.quick else 'full'}, {args.repeats} repeat(s)): {', '.join(args.only)}\nCPU: "
-          f"{machine['cpu']}, {machine['cores']} cores, {', '.join(machine['flags'])}", flush=True)
-    tmp = Path(tempfile.mkdtemp(prefix="mnist-bench-"))
-    runner = Runner(tmp)
-    try:
-        results = run_sections(runner, args, machine)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    tables = report(machine, results, args)
-    markdown = tables + f"\nThe run took {(time.perf_counter() - started) / 60:.1f} minutes.\n"
+    print(f"Benchmark ({'quick' if args.quick else 'full'}, {args.repeats} repeat(s)): {', '.join(args.only)}")
+    print(f"CPU: {machine['cpu']}, {machine['cores']} cores, {', '.join(machine['flags'])}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="mnist-bench-", ignore_cleanup_errors=True) as tmp:
+        runner = Runner(Path(tmp))
+        results = run_sections(runner, args)
+    markdown = report(machine, results, args) + f"\nThe run took {(time.perf_counter() - started) / 60:.1f} minutes.\n"
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench.md").write_text(markdown)
     (args.out / "bench.json").write_text(json.dumps({"machine": machine, "measurements": runner.records}, indent=1))

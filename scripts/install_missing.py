@@ -12,20 +12,19 @@ one line for what it installs and, if pip fails, one line on stderr saying why (
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
 
-RUNTIME = Path(__file__).resolve().parent.parent / "binder" / "requirements.in"
-PIN = re.compile(r"^([A-Za-z0-9._-]+)==(\S+)$")
+import series  # scripts/series.py, beside this script: it reads the pins
+
+RUNTIME = series.REPO_ROOT / "binder" / "requirements.in"
 
 
 def needed(path: Path = RUNTIME) -> list[tuple[str, str]]:
-    """(name, version) of every package pinned in `path`."""
-    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
-    return [PIN.match(line).groups() for line in lines if line]  # type: ignore[union-attr]
+    """(name, version) of every package pinned in `path` for this environment (series.pins)."""
+    return list(series.pins(path).items())
 
 
 def missing(pins: list[tuple[str, str]]) -> list[str]:

@@ -17,8 +17,6 @@ import json
 import logging
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,17 +27,36 @@ import series
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--build-dir", type=Path, default=series.REPO_ROOT / "build" / "run",
-                        help="where the executed notebooks go (default: build/run)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="override EPOCHS in the notebooks that train (default: the notebooks' own, 5)")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"short settings for a smoke run: {series.QUICK_PARAMETERS} where a notebook declares them")
-    parser.add_argument("--model-types", nargs="+", default=list(series.MODEL_TYPES), choices=series.MODEL_TYPES,
-                        help="the models notebooks 05-08 train and use (default: both)")
-    parser.add_argument("--exercises", action="store_true",
-                        help="prove the exercises (each wrong answer and solution run after its check) and run the "
-                             "experiments that train (the tests use it)")
+    parser.add_argument(
+        "--build-dir",
+        type=Path,
+        default=series.REPO_ROOT / "build" / "run",
+        help="where the executed notebooks go (default: build/run)",
+    )
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="override EPOCHS in the notebooks that train (default: the notebooks' own, 5)",
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"short settings for a smoke run: {series.QUICK_PARAMETERS} where a notebook declares them",
+    )
+    parser.add_argument(
+        "--model-types",
+        nargs="+",
+        default=list(series.MODEL_TYPES),
+        choices=series.MODEL_TYPES,
+        help="the models notebooks 05-08 train and use (default: both)",
+    )
+    parser.add_argument(
+        "--exercises",
+        action="store_true",
+        help="prove the exercises (each wrong answer and solution run after its check) and run the "
+        "experiments that train (the tests use it)",
+    )
     parser.add_argument("--cell-timeout", type=int, default=1800, help="seconds one cell may run (default 1800)")
     parser.add_argument("--only", nargs="*", default=None, help="run only notebooks whose name starts so (e.g. 05)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)  # internal: run one notebook (a JSON job)
@@ -54,14 +71,16 @@ def compare_models(output_root: Path, model_types: list[str], since: float = 0.0
         metrics_path = output_root / "saved_model" / f"mnist_{model_type}" / "metrics.json"
         if metrics_path.exists() and metrics_path.stat().st_mtime >= since:
             m = json.loads(metrics_path.read_text())["runs"]["tutorial"]  # helpers.write_metrics' format
-            lines.append(f"| {model_type.upper()} | {m['parameters']:,} | {m['epochs']} | "
-                         f"{m['seconds_per_epoch']:.1f} | {m['test_accuracy']:.4f} |")
+            lines.append(
+                f"| {model_type.upper()} | {m['parameters']:,} | {m['epochs']} | "
+                f"{m['seconds_per_epoch']:.1f} | {m['test_accuracy']:.4f} |"
+            )
     return "\n".join(lines) if len(lines) > 2 else ""
 
 
-# Each notebook runs in a child process of its own (`--worker`), so that the run can report its peak memory (the
-# child's and its kernel's, from os.wait4), keep the kernel's start-up warnings out of the way, and stop cleanly on
-# Ctrl-C by ending the child's whole process group.
+# Each notebook runs in a child process of its own (`--worker`, started by series.run_child), so that the run can
+# report its peak memory (the child's and its kernel's), keep the kernel's start-up warnings out of the way, and stop
+# cleanly on Ctrl-C by ending the child's whole process group.
 EPOCH_LINE = re.compile(r"^(?:Training the \w+ model|Epoch \d+/\d+|\d+/\d+ - .*\bloss\b)")
 
 
@@ -105,8 +124,15 @@ def worker(job: dict) -> int:
     logger.addHandler(progress)
     status = "ok"
     try:
-        series.execute(job["notebook"], job["parameters"], job["output"], timeout=job["timeout"],
-                       prove_exercises=job["exercises"], stdout_file=_EpochLines(), log_cells=True)
+        series.execute(
+            job["notebook"],
+            job["parameters"],
+            job["output"],
+            timeout=job["timeout"],
+            prove_exercises=job["exercises"],
+            stdout_file=_EpochLines(),
+            log_cells=True,
+        )
     except PapermillExecutionError as error:
         status = f"FAILED ({error.ename}: {error.evalue})"
     except Exception as error:  # a kernel that died, a timeout: report it and go on with the series
@@ -119,27 +145,10 @@ def worker(job: dict) -> int:
 
 def run_one(job: dict) -> tuple[str, float, float]:
     """Run `worker(job)` in a child process: (status, seconds, peak memory in MB of the child and its kernel)."""
-    start = time.perf_counter()
-    posix = hasattr(os, "wait4")  # Windows has neither wait4 nor process groups: no peak memory there
-    child = subprocess.Popen([sys.executable, __file__, "--worker", json.dumps(job)], start_new_session=posix)
-    peak = float("nan")
-    try:
-        if posix:
-            _, wait_status, usage = os.wait4(child.pid, 0)
-            child.returncode, peak = os.waitstatus_to_exitcode(wait_status), usage.ru_maxrss / 1024  # kB on Linux
-        else:
-            child.wait()
-    except KeyboardInterrupt:
-        if posix:
-            os.killpg(child.pid, signal.SIGTERM)  # the child and its kernel: they are a process group of their own
-            os.waitpid(child.pid, 0)
-        else:
-            child.terminate()
-            child.wait()
-        raise
+    child = series.run_child([sys.executable, __file__, "--worker", json.dumps(job)])
     result = Path(job["result"])
     status = result.read_text() if result.exists() else f"FAILED (the run ended with exit code {child.returncode})"
-    return status, time.perf_counter() - start, peak
+    return status, child.seconds, child.peak_mb
 
 
 def summary(rows: list[tuple[str, str, float, float]], build_dir: Path) -> None:
@@ -160,15 +169,26 @@ def main(argv: list[str] | None = None) -> int:
     output_root = Path(os.environ.get("MNIST_TUTORIAL_OUTPUT") or series.REPO_ROOT)
     rows = []
     started = time.time()
-    jobs = series.plan(series.select(args.only), quick=args.quick, epochs=args.epochs, model_types=args.model_types,
-                       exercises=args.exercises)
+    jobs = series.plan(
+        series.select(args.only),
+        quick=args.quick,
+        epochs=args.epochs,
+        model_types=args.model_types,
+        exercises=args.exercises,
+    )
     with tempfile.TemporaryDirectory() as results:
         for index, (path, parameters) in enumerate(jobs):
             output = build_dir / path.name
             label = f"{path.name} {parameters}" if parameters else path.name
             print(f"Running {label} ...", flush=True)
-            job = {"notebook": str(path), "parameters": parameters, "output": str(output), "timeout": args.cell_timeout,
-                   "exercises": args.exercises, "result": str(Path(results) / f"{index}.txt")}
+            job = {
+                "notebook": str(path),
+                "parameters": parameters,
+                "output": str(output),
+                "timeout": args.cell_timeout,
+                "exercises": args.exercises,
+                "result": str(Path(results) / f"{index}.txt"),
+            }
             try:
                 status, seconds, peak = run_one(job)
             except KeyboardInterrupt:

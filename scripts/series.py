@@ -3,16 +3,26 @@
 Everything that runs the notebooks imports this module: `scripts/run_series.py` (`make run`),
 `scripts/refresh_notebooks.py` (`make refresh`), `scripts/bench.py` (`make bench`), `conftest.py` and the tests
 (pytest puts `scripts/` on the import path, see `pytest.ini`). It imports neither TensorFlow nor the notebooks'
-`helpers`, so it costs nothing to import.
+`helpers`, so it costs nothing to import. It also holds the plumbing the scripts share: `run_child` (a child process
+in a process group of its own: its time, peak memory and the machine's other load) and `pins` (a requirements file's
+pinned versions).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import re
+import signal
+import subprocess
+import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +56,7 @@ MODEL_TYPES: tuple[str, ...] = ("fc", "cnn")
 # Short settings for a smoke run (`make test`, `run_series.py --quick`): given to each notebook that declares the
 # parameter, by papermill and, for nbval, by conftest.py. Notebooks 09 and 10 check their speed and accuracy
 # targets only with their own, full settings.
-QUICK_PARAMETERS: dict[str, Any] = {
-    "EPOCHS": 1,
-    "FAST_EPOCHS": 1,
-    "TRAIN_IMAGES": 2048,
-    "KNOB_IMAGES": 512,
-}
+QUICK_PARAMETERS: dict[str, Any] = {"EPOCHS": 1, "FAST_EPOCHS": 1, "TRAIN_IMAGES": 2048, "KNOB_IMAGES": 512}
 
 
 # What every run of the series by its scripts passes (run_series.py, refresh_notebooks.py, the tests): one line per
@@ -84,28 +89,39 @@ JUPYTERHUB_URL = ""  # a class's JupyterHub, for the website's JupyterHub button
 # notebooks/ folder; inside a clone they do nothing. Every failure is one line, not a
 # traceback (IPython shows `_render_traceback_` instead). tests/test_colab.py runs them.
 COLAB_STEP = """\
-import importlib.util, os, pathlib, subprocess, sys
+import importlib.util
+import os
+import pathlib
+import subprocess
+import sys
 
 # The Colab step: outside a clone of the series (Colab, or this notebook on its own) fetch the series and install
 # what is missing, then go on in its notebooks/ folder. Inside a clone it does nothing. See setup.md.
 try:
-    import google.colab  # in Colab: is this notebook in the series' notebooks/ folder?
+    import google.colab  # noqa: F401  (in Colab: is this notebook in the series' notebooks/ folder?)
 
     OUTSIDE = not pathlib.Path("helpers.py").is_file()
 except ImportError:  # elsewhere: is the series' helpers module beside the notebook or installed?
     OUTSIDE = importlib.util.find_spec("helpers") is None
 if OUTSIDE:
+
     class SetupStopped(Exception):
-        _render_traceback_ = lambda self: [f"Setup stopped: {self}"]  # one line, not a traceback
+        _render_traceback_ = lambda self: [f"Setup stopped: {self}"]  # noqa: E731 (one line, no traceback)
 
     def _git(*args):
         try:
-            return subprocess.run(["git", "-C", CLONE, *args], capture_output=True, text=True, timeout=600,
-                                  env={**os.environ, "GIT_TERMINAL_PROMPT": "0"})  # never wait for a password
+            return subprocess.run(
+                ["git", "-C", CLONE, *args],
+                capture_output=True,
+                text=True,
+                timeout=600,
+                env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
+            )  # never wait for a password
         except (OSError, subprocess.TimeoutExpired) as error:
             raise SetupStopped(f"git could not fetch the series: {error}") from None
 
-    REPO = os.environ.get("MNIST_TUTORIAL_REPO") or @REPO@  # the series' repository (scripts/publish.py)
+    # The series' repository and its branch or tag (scripts/publish.py writes them)
+    REPO = os.environ.get("MNIST_TUTORIAL_REPO") or @REPO@
     REF = os.environ.get("MNIST_TUTORIAL_REF") or @REF@
     CLONE = pathlib.Path("mnist-tf-tutorial").absolute()
     if not REPO:
@@ -200,7 +216,9 @@ def exercise_parts(notebook: Any) -> list[tuple[Any, Any, str, list[str]]]:
             wrong = cell.metadata.get("exercise", {}).get("wrong")
             wrong = [wrong] if isinstance(wrong, str) else list(wrong or [])
             if solution is None or not wrong or not all(wrong):
-                raise ValueError(f"check cell {cell.get('id')}: no solution in the exercise above it, or no wrong answer")
+                raise ValueError(
+                    f"check cell {cell.get('id')}: no solution in the exercise above it, or no wrong answer"
+                )
             found.append((task, cell, solution.group(1), wrong))
             task = None
     return found
@@ -219,7 +237,9 @@ def with_exercise_proofs(notebook: Any) -> Any:
             continue
         solution, wrong = checks[id(cell)]
         name = cell.get("id") or f"cell{index}"
-        answers = [(f"wrong{k}", source, "proof-wrong") for k, source in enumerate(wrong)] + [("right", solution, "proof-right")]
+        answers = [(f"wrong{k}", source, "proof-wrong") for k, source in enumerate(wrong)] + [
+            ("right", solution, "proof-right")
+        ]
         for kind, source, tag in answers:
             answer = nbformat.v4.new_code_cell(source, id=f"{name}-{kind}")
             again = nbformat.v4.new_code_cell(cell.source, id=f"{name}-proof-{kind}")
@@ -247,8 +267,8 @@ def execute(
     timings, papermill's record), so that `output` may be the notebook itself, and it is written only when every
     cell ran. With `prove_exercises`, every exercise's wrong answer and solution run after its check
     (`with_exercise_proofs`). `stdout_file` receives what the cells print as it comes, and `log_cells` logs each
-    cell's start to papermill's logger (run_series.py shows both). Raises papermill's PapermillExecutionError when a cell fails (the output notebook
-    shows where).
+    cell's start to papermill's logger (run_series.py shows both). Raises papermill's PapermillExecutionError when a
+    cell fails (the output notebook shows where).
     """
     import nbformat
     import papermill
@@ -269,8 +289,14 @@ def execute(
         nbformat.write(proofs, source_path)
     try:
         papermill.execute_notebook(
-            str(source_path), str(target), parameters=dict(parameters or {}), kernel_name="python3",
-            cwd=str(cwd or NOTEBOOKS_DIR), execution_timeout=timeout, progress_bar=False, log_output=log_cells,
+            str(source_path),
+            str(target),
+            parameters=dict(parameters or {}),
+            kernel_name="python3",
+            cwd=str(cwd or NOTEBOOKS_DIR),
+            execution_timeout=timeout,
+            progress_bar=False,
+            log_output=log_cells,
             stdout_file=stdout_file,
         )
         if clean:
@@ -294,3 +320,151 @@ def execute(
         if prove_exercises:
             source_path.unlink(missing_ok=True)
     return output
+
+
+# ------------------------------------------------------------------------------------------------ a child process
+@dataclass(frozen=True)
+class ChildRun:
+    """How a child process that `run_child` ran ended. Memory and CPU time count the child and the descendants it
+    waited for (a notebook's kernel); nan where they are not measured (Windows; other load: outside Linux)."""
+
+    returncode: int  # negative: the signal that ended it
+    seconds: float  # wall time
+    peak_mb: float  # peak memory of the largest of those processes, not their sum
+    cpu_seconds: float  # user + system time
+    other_load: float  # CPU cores other processes kept busy meanwhile, on average (a measurement's noise)
+    timed_out: bool = False  # killed, with its process group, when `timeout` ran out
+
+
+def run_child(
+    command: Sequence[str | os.PathLike[str]],
+    *,
+    env: Mapping[str, str] | None = None,
+    stdout: Any = None,
+    stderr: Any = None,
+    timeout: float | None = None,
+) -> ChildRun:
+    """Run `command` in a process group of its own (the child and what it starts: a notebook's kernel) and wait.
+
+    After `timeout` seconds the whole group is killed. On Ctrl-C (KeyboardInterrupt here; the child, outside the
+    terminal's process group, gets no SIGINT) the group gets SIGTERM, SIGKILL for what is left after a few seconds, and
+    the KeyboardInterrupt goes on. Peak memory and CPU time come from os.wait4; Windows has neither wait4 nor process
+    groups: there they are nan, and only the child itself is stopped. `stdout` and `stderr` are as for subprocess.Popen.
+    """
+    posix = hasattr(os, "wait4")
+    busy, start = _cpu_busy_seconds(), time.perf_counter()
+    child = subprocess.Popen(list(command), env=env, stdout=stdout, stderr=stderr, start_new_session=posix)
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        _signal_group(child, getattr(signal, "SIGKILL", signal.SIGTERM))
+
+    timer = threading.Timer(timeout, expire) if timeout is not None else None
+    try:
+        if timer is not None:
+            timer.start()
+        try:
+            returncode, peak_mb, cpu_seconds = _reap(child)
+        finally:
+            if timer is not None:
+                timer.cancel()
+    except KeyboardInterrupt:
+        _stop(child)
+        raise
+    seconds = time.perf_counter() - start
+    others = (_cpu_busy_seconds() - busy - cpu_seconds) / seconds  # nan where either is not measured
+    return ChildRun(
+        returncode, seconds, peak_mb, cpu_seconds, others if math.isnan(others) else max(0.0, others), expired.is_set()
+    )
+
+
+def _cpu_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (all cores), from /proc/stat; nan elsewhere."""
+    try:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")  # all but idle and iowait
+    except (OSError, ValueError, IndexError, AttributeError):  # AttributeError: no os.sysconf (Windows)
+        return float("nan")
+
+
+def _reap(child: subprocess.Popen, block: bool = True) -> tuple[int, float, float]:
+    """Wait for the child: (exit code, peak memory in MB, CPU seconds); raise TimeoutError if it is still running
+    and `block` is False."""
+    if not hasattr(os, "wait4"):
+        try:
+            return child.wait(None if block else 0), float("nan"), float("nan")
+        except subprocess.TimeoutExpired:
+            raise TimeoutError from None
+    pid, status, usage = os.wait4(child.pid, 0 if block else os.WNOHANG)
+    if pid == 0:
+        raise TimeoutError
+    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: the Popen object must not wait again
+    peak_mb = usage.ru_maxrss / (2**20 if sys.platform == "darwin" else 2**10)  # bytes on macOS, kB elsewhere
+    return child.returncode, peak_mb, usage.ru_utime + usage.ru_stime
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    """Send `signum` to the child's process group (gone already: nothing to do); on Windows, end the child."""
+    if hasattr(os, "killpg"):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signum)  # its group id is its process id (start_new_session)
+    else:
+        with contextlib.suppress(OSError):
+            child.kill()
+
+
+def _stop(child: subprocess.Popen, grace: float = 10.0) -> None:
+    """Stop the child's process group: SIGTERM, `grace` seconds to end, SIGKILL for what is left; reap the child."""
+    _signal_group(child, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    try:
+        while child.returncode is None and time.monotonic() < deadline:
+            try:
+                _reap(child, block=False)
+            except TimeoutError:
+                time.sleep(0.02)
+    except ChildProcessError:  # reaped already
+        pass
+    finally:  # also on a second Ctrl-C
+        _signal_group(child, getattr(signal, "SIGKILL", signal.SIGTERM))  # the child if it held on, its descendants
+        if child.returncode is None:
+            with contextlib.suppress(ChildProcessError):
+                _reap(child)
+
+
+# ------------------------------------------------------------------------------------------------ the pins
+def read_pins(path: Path | str) -> list[tuple[str, str, Any]]:
+    """(name, version, marker) of every pin of a requirements file, in order: the name canonical ("Foo_Bar" is
+    "foo-bar"), the marker a packaging.markers.Marker or None. Comments, blank lines and option lines ("--index-url
+    ...") are skipped; any other line that is not `name==version`, maybe with "; marker", raises ValueError."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    found = []
+    for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+        text = re.sub(r"(^|\s)#.*", "", line).strip()  # a comment: "#" at the start or after a space
+        if not text or text.startswith("--"):
+            continue
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            requirement = None
+        specifiers = list(requirement.specifier) if requirement else []
+        pinned = len(specifiers) == 1 and specifiers[0].operator == "==" and "*" not in specifiers[0].version
+        if requirement is None or requirement.url or not pinned:
+            raise ValueError(f"{path}, line {number}: {line.strip()!r} is not name==version (maybe with '; marker')")
+        found.append((canonicalize_name(requirement.name), specifiers[0].version, requirement.marker))
+    return found
+
+
+def pins(path: Path | str) -> dict[str, str]:
+    """Canonical name -> pinned version, of the pins of a requirements file (`read_pins`) that hold here: a line whose
+    marker is false in this environment is left out, as pip leaves it. Two versions of one name here: ValueError."""
+    pinned: dict[str, str] = {}
+    for name, version, marker in read_pins(path):
+        if marker is not None and not marker.evaluate():
+            continue
+        if pinned.setdefault(name, version) != version:
+            raise ValueError(f"{path}: {name} is pinned twice, to {pinned[name]} and to {version}")
+    return pinned

@@ -1,15 +1,17 @@
-"""Headless Debian Chromium driven by Selenium, shared by the website and JupyterLab tests.
+"""Headless Debian Chromium driven by Selenium, shared by the website, JupyterLab and TensorBoard tests.
 
 Skipped with a clear reason where the browser cannot be had, except in CI (CI=true), where it must run.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import socket
 import tempfile
 from pathlib import Path
+from typing import NamedTuple
+from urllib.parse import urlparse
 
 import pytest
 
@@ -19,13 +21,6 @@ def no_browser(reason: str) -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true, so the browser test must run: {message}")
     pytest.skip(message)
-
-
-def free_port() -> int:
-    """A port that nothing listens on at 127.0.0.1, for a server the test starts (JupyterLab, TensorBoard)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_chromium(window: tuple[int, int] = (1280, 1000)):
@@ -68,3 +63,42 @@ def stop_chromium(driver) -> None:
         driver.quit()
     finally:
         shutil.rmtree(driver._mnist_profile, ignore_errors=True)
+
+
+# Schemes that never leave the machine: the site's files, inline data, the browser's own pages (its new-tab page...).
+LOCAL_SCHEMES = ("file", "data", "blob", "about", "chrome", "chrome-error")
+
+
+class Network(NamedTuple):
+    requested: list[str]  # every URL requested (WebSockets included), in order
+    failed: list[str]  # "URL: error" of each request that failed (a cancelled one aside)
+
+    def leaving(self, *allowed: str) -> list[str]:
+        """The requested URLs that leave the machine: not a local scheme, and not starting with one of `allowed`
+        (the local server's http://127.0.0.1:port/ and ws://127.0.0.1:port/, say)."""
+        local = [url for url in self.requested if urlparse(url).scheme in LOCAL_SCHEMES or url.startswith(allowed)]
+        return [url for url in self.requested if url not in local]
+
+
+def network_log(driver) -> Network:
+    """What Chromium requested, and what failed, since the last call (the log is read once: it empties)."""
+    requested: list[str] = []
+    failed: list[str] = []
+    urls: dict[str, str] = {}
+    for entry in driver.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        params = message.get("params", {})
+        if message["method"] == "Network.requestWillBeSent":
+            urls[params["requestId"]] = params["request"]["url"]
+            requested.append(params["request"]["url"])
+        elif message["method"] == "Network.webSocketCreated":
+            urls[params["requestId"]] = params["url"]
+            requested.append(params["url"])
+        elif message["method"] == "Network.loadingFailed" and not params.get("canceled"):
+            failed.append(f"{urls.get(params['requestId'], params['requestId'])}: {params.get('errorText')}")
+    return Network(requested, failed)
+
+
+def console_errors(driver) -> list[str]:
+    """The errors in the browser's console since the last call."""
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]

@@ -11,11 +11,10 @@ import argparse
 import json
 from pathlib import Path
 
+import bench
 import numpy as np
 import pytest
 from notebook_code import definitions
-
-import bench
 
 MACHINE = {
     "date": "2026-01-01T00:00:00+00:00",
@@ -72,8 +71,12 @@ def test_report_measures_the_recipes_against_notebook_05() -> None:
     results = {
         "models": {"cnn": [_run(tutorial={"fit_seconds": 100.0, "test_accuracy": 0.9865})]},
         "recipes": {
-            "09": [_run(tutorial={"fit_seconds": 200.0, "test_accuracy": 0.9877},
-                        fast={"fit_seconds": 30.0, "test_accuracy": 0.992})],
+            "09": [
+                _run(
+                    tutorial={"fit_seconds": 200.0, "test_accuracy": 0.9877},
+                    fast={"fit_seconds": 30.0, "test_accuracy": 0.992},
+                )
+            ],
             "10": [_run(further={"fit_seconds": 90.0, "test_accuracy": 0.996})],
         },
     }
@@ -105,10 +108,18 @@ def test_report_tables_the_knobs_against_the_tutorial_batch() -> None:
     assert "this CPU has no bf16 instructions" in text
 
 
-@pytest.mark.parametrize(("bf16_speed", "verdict"), [(3250.0, "1.81x; target >= 1.8x: yes"), (2700.0, "1.50x; target >= 1.8x: NO")])
+@pytest.mark.parametrize(
+    ("bf16_speed", "verdict"), [(3250.0, "1.81x; target >= 1.8x: yes"), (2700.0, "1.50x; target >= 1.8x: NO")]
+)
 def test_report_checks_bf16_against_float32_at_the_fast_settings(bf16_speed, verdict) -> None:
-    knobs = {f"knob: {name}": {"images_per_second": speed} for name, speed in
-             [("batch 32 (the tutorial)", 1000.0), (bench.KNOB, 1800.0), (f"{bench.KNOB}, mixed_bfloat16", bf16_speed)]}
+    knobs = {
+        f"knob: {name}": {"images_per_second": speed}
+        for name, speed in [
+            ("batch 32 (the tutorial)", 1000.0),
+            (bench.KNOB, 1800.0),
+            (f"{bench.KNOB}, mixed_bfloat16", bf16_speed),
+        ]
+    }
     results = {"knobs": {"images": 16_384, "variants": {"as it comes": [_run(**knobs)]}}}
     args = argparse.Namespace(quick=False, repeats=1, only=["knobs"])
     text = bench.report({**MACHINE, "bf16": True}, results, args)
@@ -117,9 +128,17 @@ def test_report_checks_bf16_against_float32_at_the_fast_settings(bf16_speed, ver
 
 
 def test_a_full_run_rewrites_the_tables_of_record_and_nothing_else(tmp_path: Path) -> None:
-    results = {"recipes": {"09": [_run(tutorial={"fit_seconds": 200.0, "test_accuracy": 0.9877},
-                                       fast={"fit_seconds": 50.0, "test_accuracy": 0.993})],
-                           "10": [_run(further={"fit_seconds": 150.0, "test_accuracy": 0.996})]}}
+    results = {
+        "recipes": {
+            "09": [
+                _run(
+                    tutorial={"fit_seconds": 200.0, "test_accuracy": 0.9877},
+                    fast={"fit_seconds": 50.0, "test_accuracy": 0.993},
+                )
+            ],
+            "10": [_run(further={"fit_seconds": 150.0, "test_accuracy": 0.996})],
+        }
+    }
     markdown = bench.report(MACHINE, results, argparse.Namespace(quick=False, repeats=3, only=["recipes"]))
     for name, block in (("benchmark.md", "tables"), ("README.md", "recipes")):
         markers = f"<!-- bench:{block} -->\nold\n<!-- /bench:{block} -->"
@@ -136,12 +155,29 @@ def test_a_full_run_rewrites_the_tables_of_record_and_nothing_else(tmp_path: Pat
         bench.update(tmp_path / "README.md", "tables", "x")
 
 
-def test_the_machine_names_its_cpu_flags_and_versions() -> None:
+TEST_CPU = "Test CPU 9000 (family 26, model 68)"
+X86 = "processor\t: 0\ncpu family\t: 26\nmodel\t\t: 68\nmodel name\t: Test CPU 9000\nflags\t\t: fpu sse2 {}\n"
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "cpu", "flags", "bf16"),
+    [
+        (X86.format("avx2 fma avx512f avx512_bf16"), TEST_CPU, ["avx2", "fma", "avx512f", "avx512_bf16"], True),
+        (X86.format("amx_tile avx2 amx_bf16"), TEST_CPU, ["avx2", "amx_bf16", "amx_tile"], True),  # in FLAGS' order
+        (X86.format("avx2 fma avx512f avx512_vnni"), TEST_CPU, ["avx2", "fma", "avx512f", "avx512_vnni"], False),
+        ("processor\t: 0\nFeatures\t: fp asimd\n", " (family ?, model ?)", [], None),  # no x86 flags: cannot tell
+    ],
+)
+def test_the_machine_names_its_cpu_flags_and_versions(monkeypatch, cpuinfo, cpu, flags, bf16) -> None:
+    """The CPU and its flags from /proc/cpuinfo (here a fake one), and whether it has bf16 as helpers.has_bf16 says."""
+    pytest.importorskip("helpers")  # imported before /proc/cpuinfo is faked: describe_machine asks it about bf16
+    real_read, real_exists = Path.read_text, Path.exists
+    proc = Path("/proc/cpuinfo")
+    monkeypatch.setattr(Path, "read_text", lambda self, *a, **k: cpuinfo if self == proc else real_read(self, *a, **k))
+    monkeypatch.setattr(Path, "exists", lambda self, *a, **k: self == proc or real_exists(self, *a, **k))
     machine = bench.describe_machine()
+    assert machine["cpu"].endswith(cpu) and machine["flags"] == flags and machine["bf16"] is bf16
     assert machine["cores"] >= 1 and machine["tensorflow"] == "2.21.0" and machine["keras"] == "3.15.1"
-    assert set(machine["flags"]) <= set(bench.FLAGS) and machine["bf16"] == bool(
-        {"avx512_bf16", "amx_bf16"} & set(machine["flags"])
-    )
 
 
 def test_a_job_runs_in_a_fresh_process_and_reports(tmp_path: Path) -> None:
@@ -212,13 +248,29 @@ def test_random_moves_gather_what_one_take_along_axis_would() -> None:
 
 def test_report_shows_the_devices_and_litert_rows_from_what_notebooks_11_and_12_wrote() -> None:
     results = {
-        "devices": [_run(**{"2_devices": {"fit_seconds": 12.0, "validation_accuracy": 0.9812},
-                            "1_device": {"fit_seconds": 8.0, "validation_accuracy": 0.9812},
-                            "2_workers": {"fit_seconds": 24.0, "validation_accuracy": 0.9795}})],
-        "litert": [_run(float32={"validation_accuracy": 0.9863, "test_accuracy": 0.986,
-                                 "settings": {"bytes": 492_120, "latency_us": 48.0}},
-                        int8={"validation_accuracy": 0.9861, "test_accuracy": 0.9858,
-                              "settings": {"bytes": 131_424, "latency_us": 37.5}})],
+        "devices": [
+            _run(
+                **{
+                    "2_devices": {"fit_seconds": 12.0, "validation_accuracy": 0.9812},
+                    "1_device": {"fit_seconds": 8.0, "validation_accuracy": 0.9812},
+                    "2_workers": {"fit_seconds": 24.0, "validation_accuracy": 0.9795},
+                }
+            )
+        ],
+        "litert": [
+            _run(
+                float32={
+                    "validation_accuracy": 0.9863,
+                    "test_accuracy": 0.986,
+                    "settings": {"bytes": 492_120, "latency_us": 48.0},
+                },
+                int8={
+                    "validation_accuracy": 0.9861,
+                    "test_accuracy": 0.9858,
+                    "settings": {"bytes": 131_424, "latency_us": 37.5},
+                },
+            )
+        ],
     }
     text = bench.report(MACHINE, results, argparse.Namespace(quick=False, repeats=1, only=["devices", "litert"]))
     assert "| 2 devices | 12.0 s | 1.50x | 98.12% | 0.00 |" in text

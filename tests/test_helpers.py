@@ -293,11 +293,12 @@ def test_mixed_precision_keeps_the_output_and_the_weights_in_float32() -> None:
 
 
 def test_has_bf16_reads_the_processor_flags(monkeypatch) -> None:
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        flags = next(line for line in cpuinfo.read_text().splitlines() if line.startswith("flags")).split()
-        assert helpers.has_bf16() == bool({"avx512_bf16", "amx_bf16"} & set(flags))
-    fake = {"flags\t: fpu avx2 avx512f avx512_bf16\n": True, "flags\t: fpu avx2 fma\n": False, "Features\t: neon\n": None}
+    fake = {
+        "processor\t: 0\nmodel name\t: AMD EPYC\nflags\t\t: fpu avx2 avx512f avx512_bf16\n": True,
+        "flags\t: fpu avx2 amx_tile amx_bf16\n": True,  # Intel's matrix units
+        "flags\t: fpu avx2 fma avx512f avx512_vnni\n": False,  # AVX-512 without its bf16 extension
+        "Features\t: neon\n": None,  # no x86 flags line: it cannot tell
+    }
     for text, expected in fake.items():
         monkeypatch.setattr(Path, "read_text", lambda self, text=text: text)
         assert helpers.has_bf16() is expected, text
@@ -309,12 +310,28 @@ def test_has_bf16_reads_the_processor_flags(monkeypatch) -> None:
     assert helpers.has_bf16() is None
 
 
-def test_training_speed_measures_and_restores_the_policy() -> None:
+def test_training_speed_times_the_second_epoch_and_restores_the_policy(monkeypatch) -> None:
+    """Images/s of the second of two epochs (the first builds the training step), timed by a fake clock: 4 s."""
+    import types
+
     import keras
 
+    fits, readings, real_fit = [], [], keras.Model.fit
+
+    def fit(self, *args, **kwargs):
+        fits.append(kwargs["batch_size"])
+        return real_fit(self, *args, **kwargs)
+
+    def clock() -> float:  # 100 s, then 104 s
+        readings.append(len(fits))
+        return 100.0 + 4.0 * (len(readings) - 1)
+
+    monkeypatch.setattr(keras.Model, "fit", fit)
+    monkeypatch.setattr(helpers, "time", types.SimpleNamespace(perf_counter=clock))
     (images, labels), _ = helpers.load_mnist()
     speed = helpers.training_speed(helpers.prepare(images[:256]), labels[:256], batch_size=64, steps_per_execution=2)
-    assert speed > 0 and keras.mixed_precision.global_policy().name == "float32"
+    assert fits == [64, 64] and readings == [1, 2], "the clock is read after the first epoch and after the second"
+    assert speed == 256 / 4.0 and keras.mixed_precision.global_policy().name == "float32"
 
 
 def test_build_model_unknown_type() -> None:
@@ -492,7 +509,9 @@ def test_load_or_train_trains_when_missing(monkeypatch: pytest.MonkeyPatch, tmp_
     images, labels = rng.integers(0, 256, (6_064, 28, 28), dtype=np.uint8), np.arange(6_064) % 10
     monkeypatch.setattr(helpers, "load_mnist", lambda: ((images, labels), (images[:10], labels[:10])))
     fits, fit = [], helpers.keras.Model.fit
-    monkeypatch.setattr(helpers.keras.Model, "fit", lambda self, x, y, **kw: fits.append((len(x), len(y), kw)) or fit(self, x, y, **kw))
+    monkeypatch.setattr(
+        helpers.keras.Model, "fit", lambda self, x, y, **kw: fits.append((len(x), len(y), kw)) or fit(self, x, y, **kw)
+    )
     model = helpers.load_or_train("fc", epochs=2)
     assert "No trained model at saved_model/mnist_fc/model.keras: training one now (2 epochs" in capsys.readouterr().out
     assert fits == [(64, 64, {"epochs": 2, "verbose": 0})], "64 images: the last 6,000 are the validation set"
@@ -541,10 +560,15 @@ def test_helpers_holds_only_what_notebooks_share_and_stays_short() -> None:
 
     source = Path(helpers.__file__).read_text()
     assert len(source.splitlines()) <= 300, "helpers.py reads top to bottom in five minutes: at most 300 lines"
-    code = {path.name: "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
-            for path in series.NOTEBOOKS}
-    functions = [node.name for node in ast.parse(source).body
-                 if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")]
+    code = {
+        path.name: "\n".join(c.source for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code")
+        for path in series.NOTEBOOKS
+    }
+    functions = [
+        node.name
+        for node in ast.parse(source).body
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_")
+    ]
     for name in functions:
         notebooks = [n for n, text in code.items() if re.search(rf"\bhelpers\.{name}\b", text)]
         inside = len(re.findall(rf"\b{name}\(", source)) > 1  # called by another helper, not only defined
@@ -568,10 +592,16 @@ def test_a_gzip_file_that_declares_more_than_it_holds_is_read_in_chunks(tmp_path
 
 
 def test_write_metrics_is_one_format_with_the_peak_memory(tmp_path) -> None:
-    path = helpers.write_metrics(tmp_path / "build" / "metrics" / "x.json",
-                                 fast={"fit_seconds": np.float32(1.5), "settings": {"batch_size": 128}}, knob={"images_per_second": 10.0})
+    path = helpers.write_metrics(
+        tmp_path / "build" / "metrics" / "x.json",
+        fast={"fit_seconds": np.float32(1.5), "settings": {"batch_size": 128}},
+        knob={"images_per_second": 10.0},
+    )
     written = json.loads(path.read_text())
-    assert written["runs"] == {"fast": {"fit_seconds": 1.5, "settings": {"batch_size": 128}}, "knob": {"images_per_second": 10.0}}
+    assert written["runs"] == {
+        "fast": {"fit_seconds": 1.5, "settings": {"batch_size": 128}},
+        "knob": {"images_per_second": 10.0},
+    }
     assert written["peak_memory_mb"] is None or written["peak_memory_mb"] > 50
     with pytest.raises(ValueError, match="fit_secs"):
         helpers.write_metrics(tmp_path / "y.json", fast={"fit_secs": 1.0})

@@ -1,11 +1,12 @@
-"""JupyterLab smoke test: a real `jupyter lab` server, a notebook of the series in headless Chromium, a kernel run.
+"""JupyterLab smoke test: the learners' command (`make lab`), notebooks in headless Chromium, a kernel run.
 
-The server listens on 127.0.0.1 with a random port and token and serves a temporary copy of the notebooks (and
-assets/), so nothing the server or JupyterLab writes (checkpoints, autosaves, workspaces, settings) lands in the
+One server for the module: scripts/lab.py, as `make lab` starts it, with only what a test needs on top (127.0.0.1,
+a random port and token, a temporary copy of the notebooks and assets/ as its root, its workspaces in the test's
+folder), so nothing the server or JupyterLab writes (checkpoints, autosaves, workspaces, settings) lands in the
 repository; `import helpers` still reads the bundled data through the installed project. It is shut down through
-its API, and killed if it does not go, whatever happens. The browser part needs Debian's chromium and
-chromium-driver, like tests/test_docs.py: skipped with the reason where they are missing, a failure in CI.
-The screenshot goes to build/screenshots/jupyterlab/ (git-ignored).
+its API, and killed if it does not go, whatever happens; then nothing it started (kernels included) may be left.
+The browser part needs Debian's chromium and chromium-driver, like tests/test_docs.py: skipped with the reason
+where they are missing, a failure in CI. The screenshot goes to build/screenshots/jupyterlab/ (git-ignored).
 """
 
 from __future__ import annotations
@@ -16,23 +17,22 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
 import nbformat
 import pytest
+from browser import Network, network_log, start_chromium, stop_chromium
+from processes import Started, free_port, start_server, until
+
 import series
-from browser import free_port, start_chromium, stop_chromium
 
 REPO = series.REPO_ROOT
 SCREENSHOTS = Path(os.environ.get("MNIST_SCREENSHOTS", REPO / "build" / "screenshots")) / "jupyterlab"
 NOTEBOOK = "notebooks/01_reading_the_data.ipynb"  # the first of the series: reads the data, trains nothing
+FIRST = "notebooks/00_setup_check.ipynb"  # where the learners' command opens JupyterLab
 SANITIZE = REPO / "tests" / "nbval_sanitize.cfg"  # the nbval rules for what changes from run to run
 START_TIMEOUT = 90
 CELL_TIMEOUT = 300
@@ -45,10 +45,11 @@ CELL_TIMEOUT = 300
 class LabServer:
     """A running `jupyter lab` and how to talk to it."""
 
-    def __init__(self, process: subprocess.Popen[bytes], port: int, token: str, root: Path, log: Path) -> None:
-        self.process, self.port, self.token, self.root, self.log = process, port, token, root, log
-        self.runtime = root.parent / "runtime"  # JUPYTER_RUNTIME_DIR: the kernels' connection files
-        self.url = f"http://127.0.0.1:{port}"
+    def __init__(self, base: Path) -> None:
+        self.base, self.root, self.runtime = base, base / "root", base / "runtime"  # runtime: kernels' connection files
+        self.port, self.token = free_port(), secrets.token_hex(24)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.started: Started | None = None
 
     def request(self, method: str, path: str, body: dict | None = None, timeout: float = 30) -> dict | list | None:
         data = json.dumps(body).encode() if body is not None else None
@@ -62,89 +63,43 @@ class LabServer:
             payload = response.read()
         return json.loads(payload) if payload else None
 
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")[-6000:] if self.log.exists() else ""
+    def stop(self) -> list[int]:
+        """Shut the server down through its API (it stops its kernels); kill what is left of it if it will not go.
+        Returns the processes it had to kill."""
+        if not self.started:
+            return []
+        return self.started.stop(shutdown=lambda: self.request("POST", "/api/shutdown", timeout=10), grace=30)
 
 
-def _start_server(base: Path, learners: bool = False) -> LabServer:
-    """JupyterLab in `base`; with `learners`, started by the learners' command (scripts/lab.py, `make lab`) with
-    its own settings, not the test's."""
-    root = base / "root"
-    (root / "notebooks").mkdir(parents=True)
+def _start_server(base: Path) -> LabServer:
+    """The learners' command (scripts/lab.py) with its own settings, serving a copy of the series from `base`."""
+    server = LabServer(base)
+    (server.root / "notebooks").mkdir(parents=True)
     for notebook in series.NOTEBOOKS:
-        shutil.copy2(notebook, root / "notebooks" / notebook.name)
+        shutil.copy2(notebook, server.root / "notebooks" / notebook.name)
     if (REPO / "assets").is_dir():
-        shutil.copytree(REPO / "assets", root / "assets")
-    settings = base / "settings"
-    notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
-    notification.parent.mkdir(parents=True)
-    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        shutil.copytree(REPO / "assets", server.root / "assets")
     env = dict(os.environ)
     env.update(
         JUPYTER_CONFIG_DIR=str(base / "config"),
-        JUPYTER_RUNTIME_DIR=str(base / "runtime"),
+        JUPYTER_RUNTIME_DIR=str(server.runtime),
         IPYTHONDIR=str(base / "ipython"),
         JUPYTER_PLATFORM_DIRS="1",
     )
     env.pop("MPLBACKEND", None)  # let the kernel draw inline, as for a learner
-    port, token = free_port(), secrets.token_hex(24)
-    log = base / "jupyter-lab.log"
     command = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", "--port-retries=0",
-        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={base / 'workspaces'}",
-        # Nothing from the network: no news feed, no update check, no PyPI extension manager.
-        "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-        "--LabApp.extension_manager=readonly",
+        sys.executable, REPO / "scripts" / "lab.py", "--no-browser", "--ip=127.0.0.1", f"--port={server.port}",
+        "--port-retries=0", f"--IdentityProvider.token={server.token}", f"--ServerApp.root_dir={server.root}",
+        f"--LabApp.workspaces_dir={base / 'workspaces'}", "--LabApp.extension_manager=readonly",
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: the test can wait until JupyterLab is restored
     ]  # fmt: skip
-    if learners:  # the learners' command, with only what a test needs on top (port, token, a copy of the series)
-        command = [
-            sys.executable, str(REPO / "scripts" / "lab.py"), "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-            "--port-retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-            f"--LabApp.workspaces_dir={base / 'workspaces'}", "--LabApp.extension_manager=readonly",
-        ]  # fmt: skip
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers and CI runners often run as root
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            command, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    server = LabServer(process, port, token, root, log)
-    deadline = time.monotonic() + START_TIMEOUT
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {process.returncode}:\n{server.log_text()}")
-            try:
-                server.request("GET", "/api/status", timeout=5)
-                return server
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"jupyter lab did not answer within {START_TIMEOUT} s:\n{server.log_text()}")
-                time.sleep(0.5)
-    except BaseException:
-        _stop_server(server)  # whatever happened while waiting (Ctrl-C included), the server goes
-        raise
-
-
-def _stop_server(server: LabServer) -> None:
-    """Shut the server down through its API (it stops its kernels); kill its process group if it will not go."""
-    process = server.process
-    if process.poll() is None:
-        try:
-            server.request("POST", "/api/shutdown", timeout=10)
-        except Exception:
-            pass
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):
-                try:
-                    os.killpg(process.pid, sig)  # the group this test started (start_new_session)
-                    process.wait(timeout=wait)
-                    break
-                except (ProcessLookupError, subprocess.TimeoutExpired):
-                    continue
+    server.started = start_server(
+        command, lambda: server.request("GET", "/api/status", timeout=5), base / "jupyter-lab.log", cwd=server.root,
+        env=env, timeout=START_TIMEOUT, name="jupyter lab",
+    )  # fmt: skip
+    return server
 
 
 @pytest.fixture(scope="module")
@@ -158,9 +113,20 @@ def lab():
     try:
         yield server
     finally:
-        _stop_server(server)
-        assert server.process.poll() is not None, "jupyter lab is still running"
+        killed = server.stop()
+        left = server.started.left() if server.started else []
         shutil.rmtree(base, ignore_errors=True)
+        assert not killed, f"jupyter lab (or a kernel) did not stop when asked, and was killed: {killed}"
+        assert not left, f"processes of jupyter lab are still there: {left}"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = start_chromium((1400, 1000))
+    try:
+        yield driver
+    finally:
+        stop_chromium(driver)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -250,14 +216,75 @@ def test_notebook_runs_through_the_server_kernel(lab: LabServer) -> None:
         client.stop_channels()
         lab.request("DELETE", f"/api/sessions/{session['id']}")
     assert compared >= 3, f"only {compared} cells had outputs to compare"
-    assert not lab.request("GET", "/api/sessions"), "the session was not removed"
+    sessions = lab.request("GET", "/api/sessions")
+    assert isinstance(sessions, list) and session["id"] not in [s["id"] for s in sessions], "the session is still there"
 
 
 # --------------------------------------------------------------------------------------------------------------
 # The browser
 
 
-def test_notebook_opens_in_jupyterlab(lab: LabServer) -> None:
+def _leaving(network: Network, lab: LabServer) -> list[str]:
+    """What JupyterLab requested outside the local server."""
+    return network.leaving(lab.url + "/", f"ws://127.0.0.1:{lab.port}/")
+
+
+# Resolves once JupyterLab has restored its layout (and so has started, with its plugins).
+RESTORED = """
+const done = arguments[arguments.length - 1];
+window.jupyterapp.restored.then(() => done(null), error => done(String(error)));
+"""
+# Resolves once every pending promise has run and the page has drawn twice.
+SETTLED = """
+const done = arguments[arguments.length - 1];
+setTimeout(() => requestAnimationFrame(() => requestAnimationFrame(() => done(null))), 0);
+"""
+ANNOUNCEMENTS = "/api/config/jupyterlabapputilsextensionannouncements"  # its state, which it loads before deciding
+
+
+def test_the_learners_command_opens_notebook_00_without_pop_ups(lab: LabServer, browser) -> None:
+    """`make lab` (scripts/lab.py): the news question and the update check are off through the environment's own
+    settings (overrides.json), not the learner's home; JupyterLab opens at notebook 00 with no notification.
+
+    JupyterLab's announcements plugin decides once the layout is restored and its settings and state are loaded:
+    it asks the news question (a notification) or fetches the news and checks for updates (requests to the server).
+    The test waits for those conditions, then sees neither a notification nor one of those requests."""
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    notification = lab.request("GET", "/lab/api/settings/@jupyterlab/apputils-extension:notification")
+    assert isinstance(notification, dict)
+    defaults = notification["schema"]["properties"]
+    assert defaults["fetchNews"]["default"] == "false" and defaults["checkForUpdates"]["default"] is False
+    network_log(browser)  # what came before
+    browser.get(f"{lab.url}/?token={lab.token}")  # redirected to the default URL: notebook 00
+    wait = WebDriverWait(browser, 90, poll_frequency=0.25)
+    wait.until(lambda d: d.find_elements("css selector", ".jp-NotebookPanel .jp-Notebook .jp-Cell"))
+    labels = [tab.text for tab in browser.find_elements("css selector", ".lm-DockPanel-tabBar .lm-TabBar-tabLabel")]
+    assert Path(FIRST).name in labels, f"the open documents are {labels}"
+    browser.set_script_timeout(90)
+    assert browser.execute_async_script(RESTORED) is None, "JupyterLab was not restored"
+    seen = Network([], [])
+
+    def announcements_loaded() -> bool:
+        seen.requested.extend(network_log(browser).requested)
+        return any(ANNOUNCEMENTS in url for url in seen.requested)
+
+    until(announcements_loaded, "JupyterLab did not load the announcements' state", timeout=60)
+    # Notebook 00's kernel, which JupyterLab starts, says it is idle: a learner can run the notebook.
+    wait.until(lambda d: d.find_elements("css selector", ".jp-Notebook-ExecutionIndicator[data-status='idle']"))
+    browser.execute_async_script(SETTLED)
+    seen.requested.extend(network_log(browser).requested)
+    toasts = [t.text for t in browser.find_elements("css selector", ".Toastify__toast")]
+    assert not toasts, f"JupyterLab showed notifications: {toasts}"
+    status = [s.text.strip() for s in browser.find_elements("css selector", ".jp-Notification-Status")]
+    assert all(text in ("", "0") for text in status), f"JupyterLab has notifications: {status}"
+    asked = [url for url in seen.requested if "/lab/api/news" in url or "/lab/api/update" in url]
+    assert not asked, f"JupyterLab fetched the news or checked for updates: {asked}"
+    assert not _leaving(seen, lab), f"JupyterLab requested outside the local server: {_leaving(seen, lab)}"
+    assert not (lab.base / "config" / "lab" / "user-settings").exists(), "nothing written into the user's settings"
+
+
+def test_notebook_opens_in_jupyterlab(lab: LabServer, browser) -> None:
     from selenium.webdriver.support.ui import WebDriverWait
 
     notebook = nbformat.read(lab.root / NOTEBOOK, as_version=4)
@@ -267,60 +294,24 @@ def test_notebook_opens_in_jupyterlab(lab: LabServer) -> None:
         o["text"].splitlines()[0] for c in notebook.cells if c.cell_type == "code"
         for o in c.outputs if o["output_type"] == "stream" and o["text"].strip()
     )  # fmt: skip
-    driver = start_chromium((1400, 1000))
-    try:
-        driver.get(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}")
-        wait = WebDriverWait(driver, 90, poll_frequency=0.25)
-        cells = len(notebook.cells)
-        wait.until(lambda d: len(d.find_elements("css selector", ".jp-NotebookPanel .jp-Notebook .jp-Cell")) >= cells)
-        # JupyterLab starts a kernel for the notebook it opens; wait until it says it is idle.
-        wait.until(lambda d: d.find_elements("css selector", ".jp-Notebook-ExecutionIndicator[data-status='idle']"))
-        headings = [h.text for h in driver.find_elements("css selector", ".jp-MarkdownCell .jp-RenderedMarkdown h1")]
-        assert any(title in heading for heading in headings), f"the notebook's title {title!r} is not on the screen"
-        code = driver.find_elements("css selector", ".jp-CodeCell .jp-InputArea-editor")
-        first_line = first_code.source.splitlines()[0]
-        assert any(first_line in editor.text for editor in code), f"the first code cell {first_line!r} is not shown"
-        outputs = " ".join(o.text for o in driver.find_elements("css selector", ".jp-OutputArea-output"))
-        assert first_output in outputs, f"the stored output {first_output!r} is not shown"
-        panel = driver.find_element("css selector", ".jp-NotebookPanel")
-        assert panel.is_displayed() and panel.size["width"] > 600
-        time.sleep(0.5)  # let the last layout pass settle before the picture
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        assert driver.save_screenshot(str(SCREENSHOTS / f"{Path(NOTEBOOK).stem}.png"))
-        remote = []
-        for entry in driver.get_log("performance"):
-            message = json.loads(entry["message"])["message"]
-            if message["method"] in ("Network.requestWillBeSent", "Network.webSocketCreated"):
-                url = message["params"].get("request", message["params"]).get("url", "")
-                if re.match(r"(https?|wss?)://", url) and not url.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")):
-                    remote.append(url)
-        assert not remote, f"JupyterLab requested outside the local server: {remote}"
-    finally:
-        stop_chromium(driver)
-
-
-def test_the_learners_command_opens_notebook_00_without_pop_ups(tmp_path: Path) -> None:
-    """`make lab` (scripts/lab.py): the news question and the update check are off through the environment's own
-    settings (overrides.json), not the learner's home; JupyterLab opens at notebook 00 with no notification."""
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    server = _start_server(tmp_path, learners=True)
-    try:
-        notification = server.request("GET", "/lab/api/settings/@jupyterlab/apputils-extension:notification")
-        defaults = notification["schema"]["properties"]
-        assert defaults["fetchNews"]["default"] == "false" and defaults["checkForUpdates"]["default"] is False
-        assert not (tmp_path / "config" / "lab" / "user-settings").exists(), "nothing written into the user's settings"
-        driver = start_chromium((1400, 1000))
-        try:
-            driver.get(f"{server.url}/?token={server.token}")  # redirected to the default URL: notebook 00
-            wait = WebDriverWait(driver, 90, poll_frequency=0.25)
-            wait.until(lambda d: d.find_elements("css selector", ".jp-NotebookPanel .jp-Notebook .jp-Cell"))
-            labels = [tab.text for tab in driver.find_elements("css selector", ".lm-DockPanel-tabBar .lm-TabBar-tabLabel")]
-            assert "00_setup_check.ipynb" in labels, f"the open documents are {labels}"
-            time.sleep(5)  # JupyterLab asks its news question a moment after start-up
-            toasts = [t.text for t in driver.find_elements("css selector", ".Toastify__toast")]
-            assert not toasts, f"JupyterLab showed notifications: {toasts}"
-        finally:
-            stop_chromium(driver)
-    finally:
-        _stop_server(server)
+    network_log(browser)  # what came before
+    browser.get(f"{lab.url}/lab/tree/{NOTEBOOK}?reset&token={lab.token}")  # reset: only this notebook open
+    wait = WebDriverWait(browser, 90, poll_frequency=0.25)
+    cells = len(notebook.cells)
+    wait.until(lambda d: len(d.find_elements("css selector", ".jp-NotebookPanel .jp-Notebook .jp-Cell")) >= cells)
+    # JupyterLab starts a kernel for the notebook it opens; wait until it says it is idle.
+    wait.until(lambda d: d.find_elements("css selector", ".jp-Notebook-ExecutionIndicator[data-status='idle']"))
+    headings = [h.text for h in browser.find_elements("css selector", ".jp-MarkdownCell .jp-RenderedMarkdown h1")]
+    assert any(title in heading for heading in headings), f"the notebook's title {title!r} is not on the screen"
+    code = browser.find_elements("css selector", ".jp-CodeCell .jp-InputArea-editor")
+    first_line = first_code.source.splitlines()[0]
+    assert any(first_line in editor.text for editor in code), f"the first code cell {first_line!r} is not shown"
+    outputs = " ".join(o.text for o in browser.find_elements("css selector", ".jp-OutputArea-output"))
+    assert first_output in outputs, f"the stored output {first_output!r} is not shown"
+    panel = browser.find_element("css selector", ".jp-NotebookPanel")
+    assert panel.is_displayed() and panel.size["width"] > 600
+    browser.execute_async_script(SETTLED)  # let the last layout pass land before the picture
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    assert browser.save_screenshot(str(SCREENSHOTS / f"{Path(NOTEBOOK).stem}.png"))
+    leaving = _leaving(network_log(browser), lab)
+    assert not leaving, f"JupyterLab requested outside the local server: {leaving}"

@@ -13,9 +13,9 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from notebook_code import definitions
 
 import helpers
-from notebook_code import definitions
 
 notebook = definitions("12")  # 12's imports and functions (quiet_stderr, convert, load_interpreter, predict_litert ...)
 KINDS = ("float32", "dynamic", "int8")
@@ -27,9 +27,15 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict:
     notebook's three ways, calibrated on 20 prepared training images."""
     helpers.setup(0)
     folder = tmp_path_factory.mktemp("litert")
-    model = keras.Sequential([keras.Input(shape=(28, 28, 1)), keras.layers.Conv2D(4, 3, activation="relu"),
-                              keras.layers.MaxPooling2D(4), keras.layers.Flatten(),
-                              keras.layers.Dense(10, activation="softmax")])
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28, 1)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.MaxPooling2D(4),
+            keras.layers.Flatten(),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.export(str(folder / "serving"), verbose=False)
     images = helpers.prepare(helpers.load_mnist()[0][0][:20]).numpy()
     converted = {kind: notebook.convert(folder / "serving", kind, images) for kind in KINDS}

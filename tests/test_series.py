@@ -1,12 +1,19 @@
-"""scripts/series.py: the one list of the notebooks, the quick settings, the plan of a run and `execute`."""
+"""scripts/series.py: the one list of the notebooks, the quick settings, the plan of a run, `execute`, `run_child` and
+the pins."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
+import threading
+import time
 from pathlib import Path
 
 import nbformat
 import pytest
+
 import series
 
 
@@ -98,9 +105,18 @@ def test_fit_shows_a_live_bar_by_default_and_one_line_per_epoch_in_the_series_ru
         declared = series.declared_parameters(path)
         if "FIT_VERBOSE" in declared:
             assert declared["FIT_VERBOSE"]["default"] == '"auto"', path.name
-            fits = [c.source for c in nbformat.read(path, as_version=4).cells if ".fit(" in c.source and "verbose=FIT_VERBOSE" in c.source]
+            fits = [
+                c.source
+                for c in nbformat.read(path, as_version=4).cells
+                if ".fit(" in c.source and "verbose=FIT_VERBOSE" in c.source
+            ]
             assert fits, f"{path.name} declares FIT_VERBOSE but no fit uses it"
-    assert {p.stem[:2] for p in series.NOTEBOOKS if "FIT_VERBOSE" in series.declared_parameters(p)} == {"05", "09", "10", "11"}
+    assert {p.stem[:2] for p in series.NOTEBOOKS if "FIT_VERBOSE" in series.declared_parameters(p)} == {
+        "05",
+        "09",
+        "10",
+        "11",
+    }
     body = (
         "import helpers, numpy as np, keras\nhelpers.setup(1)\n"
         "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation='softmax')])\n"
@@ -139,11 +155,15 @@ def test_plan_with_exercises_runs_the_experiments_where_declared() -> None:
 
 def _exercise_notebook(path: Path, wrong: str = "answer = 41") -> Path:
     notebook = nbformat.v4.new_notebook()
-    task = nbformat.v4.new_markdown_cell("### Exercise 1 · Forty-two\n\n<details><summary>Solution (try first!)</summary>"
-                                         "\n\n```python\nanswer = 6 * 7\n```\n\n</details>")
+    task = nbformat.v4.new_markdown_cell(
+        "### Exercise 1 · Forty-two\n\n<details><summary>Solution (try first!)</summary>"
+        "\n\n```python\nanswer = 6 * 7\n```\n\n</details>"
+    )
     answer = nbformat.v4.new_code_cell("# Your answer: answer = ...")
-    check = nbformat.v4.new_code_cell('if "answer" not in globals():\n    print("Not attempted yet")\n'
-                                      'elif answer != 42:\n    print("Not yet")\nelse:\n    print("Right")')
+    check = nbformat.v4.new_code_cell(
+        'if "answer" not in globals():\n    print("Not attempted yet")\n'
+        'elif answer != 42:\n    print("Not yet")\nelse:\n    print("Right")'
+    )
     check.metadata.update(tags=["check"], exercise={"wrong": wrong})
     notebook.cells = [task, answer, check]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -156,8 +176,108 @@ def test_execute_proves_exercises_with_their_wrong_answer_and_solution(tmp_path:
     output = series.execute(source, None, tmp_path / "out.ipynb", cwd=tmp_path, timeout=60, prove_exercises=True)
     cells = nbformat.read(output, as_version=4).cells
     said = [(c.metadata.get("tags", []), c.outputs[0]["text"].strip()) for c in cells if c.get("outputs")]
-    assert said == [(["check"], "Not attempted yet"), (["proof", "proof-wrong"], "Not yet"),
-                    (["proof", "proof-right"], "Right")]
+    assert said == [
+        (["check"], "Not attempted yet"),
+        (["proof", "proof-wrong"], "Not yet"),
+        (["proof", "proof-right"], "Right"),
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exercise.ipynb", "out.ipynb"], "the proof copy is removed"
     with pytest.raises(ValueError, match="no solution in the exercise above it, or no wrong answer"):
         series.exercise_parts(nbformat.read(_exercise_notebook(tmp_path / "bad.ipynb", wrong=""), as_version=4))
+
+
+# ------------------------------------------------------------------------------------- run_child: one child process
+SPAWNER = """\
+import os, subprocess, sys, time
+grandchild = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+with open(sys.argv[1], "w") as pids:
+    pids.write(f"{os.getpid()} {grandchild.pid}")
+time.sleep(60)
+"""
+LINUX = sys.platform == "linux"
+
+
+def _running(pid: int) -> bool:
+    """Whether a process runs (a zombie, ended and waiting to be reaped by its parent, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _all_ended(pids: list[int], within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(_running(pid) for pid in pids)
+
+
+def test_run_child_reports_the_exit_code_the_time_and_the_peak_memory(tmp_path: Path) -> None:
+    code = "import os, sys; data = b'x' * (100 << 20); print(os.environ['GREETING']); sys.exit(3)"  # writes 100 MB
+    with open(tmp_path / "out.txt", "w") as out:
+        child = series.run_child([sys.executable, "-c", code], env={**os.environ, "GREETING": "hello"}, stdout=out)
+    assert child.returncode == 3 and not child.timed_out and 0 < child.seconds < 30
+    assert (tmp_path / "out.txt").read_text() == "hello\n"
+    if LINUX:  # os.wait4 and /proc/stat
+        assert 100 <= child.peak_mb < 1000, child.peak_mb  # MB, not kB or bytes
+        assert 0 < child.cpu_seconds < 30 and child.other_load >= 0
+
+
+@pytest.mark.skipif(not LINUX, reason="process groups, and /proc to see which processes run")
+def test_run_child_kills_the_child_and_its_children_when_the_time_is_up(tmp_path: Path) -> None:
+    started = time.monotonic()
+    child = series.run_child([sys.executable, "-c", SPAWNER, str(tmp_path / "pids")], timeout=2)
+    assert child.timed_out and child.returncode == -signal.SIGKILL and time.monotonic() - started < 10
+    pids = [int(pid) for pid in (tmp_path / "pids").read_text().split()]
+    assert len(pids) == 2 and _all_ended(pids), "the child and its grandchild are gone"
+
+
+@pytest.mark.skipif(not LINUX, reason="process groups, and /proc to see which processes run")
+def test_run_child_stops_the_child_and_its_children_on_ctrl_c_and_passes_it_on(tmp_path: Path) -> None:
+    pids, done = tmp_path / "pids", threading.Event()
+
+    def press_ctrl_c() -> None:  # as a terminal does: SIGINT to this process, once the child and grandchild run
+        deadline = time.monotonic() + 10
+        while not (pids.exists() and pids.read_text()) and time.monotonic() < deadline and not done.is_set():
+            time.sleep(0.02)
+        if not done.is_set() and pids.exists():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=press_ctrl_c, daemon=True).start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            series.run_child([sys.executable, "-c", SPAWNER, str(pids)], timeout=30)
+    finally:
+        done.set()
+    assert _all_ended([int(pid) for pid in pids.read_text().split()]), "the child and its grandchild are gone"
+
+
+# ------------------------------------------------------------------------------------------------------- the pins
+def test_pins_reads_name_and_version_past_comments_options_and_markers(tmp_path: Path) -> None:
+    path = tmp_path / "requirements.txt"
+    path.write_text(
+        "# the pins\n--index-url https://example.org/simple\n\n"
+        "Foo_Bar==1.2.0  # a comment after the pin\n"
+        "numpy==2.4.6 ; python_version >= '3'\n"
+        "pywin32==311 ; sys_platform == 'no-such-system'\n"
+    )
+    assert series.pins(path) == {"foo-bar": "1.2.0", "numpy": "2.4.6"}, "canonical names; pywin32's marker is false"
+    (foo, _, no_marker), numpy, (pywin32, version, marker) = series.read_pins(path)  # every pin, for any system
+    assert (foo, no_marker, numpy[:2], pywin32, version) == ("foo-bar", None, ("numpy", "2.4.6"), "pywin32", "311")
+    assert "no-such-system" in str(marker)
+    assert series.pins(series.REPO_ROOT / "requirements.txt")["tensorflow"] == "2.21.0"
+
+
+@pytest.mark.parametrize("line", ["numpy>=2", "numpy", "numpy==2.*", "numpy==1,<3", "-r other.txt", "numpy = 2.4.6"])
+def test_pins_refuses_a_line_that_is_not_name_equals_version(tmp_path: Path, line: str) -> None:
+    path = tmp_path / "requirements.txt"
+    path.write_text(f"# fine\nkeras==3.15.1\n{line}\n")
+    with pytest.raises(ValueError, match="line 3: .* is not name==version"):
+        series.pins(path)
+
+
+def test_pins_refuses_two_versions_of_one_package(tmp_path: Path) -> None:
+    path = tmp_path / "requirements.txt"
+    path.write_text("numpy==2.4.6\nNumPy==2.4.5\n")
+    with pytest.raises(ValueError, match="numpy is pinned twice, to 2.4.6 and to 2.4.5"):
+        series.pins(path)

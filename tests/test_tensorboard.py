@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import time
 import urllib.error
@@ -24,14 +22,15 @@ import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 
+import keras
 import nbformat
 import pytest
-import series
-from browser import free_port, start_chromium, stop_chromium
+from browser import console_errors, network_log, start_chromium, stop_chromium
+from notebook_code import definitions
+from processes import free_port, processes_left, start_server, until
 
 import helpers
-import keras
-from notebook_code import definitions
+import series
 
 REPO = series.REPO_ROOT
 SCREENSHOTS = Path(os.environ.get("MNIST_SCREENSHOTS", REPO / "build" / "screenshots")) / "tensorboard"
@@ -90,107 +89,54 @@ def test_the_callback_logs_one_run_per_model(logs: SimpleNamespace) -> None:
 # The server
 
 
-def _group(pgid: int) -> list[int]:
-    """The live processes (zombies aside) of process group `pgid`."""
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()  # after "pid (name)": state, ppid, pgrp, ...
-        except (OSError, IndexError):
-            continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
-            members.append(int(stat.parent.name))
-    return members
-
-
 class TensorBoardServer:
     """`tensorboard --logdir ... --host 127.0.0.1 --port ...`, started in a process group of its own."""
 
     def __init__(self, logdir: Path, base: Path) -> None:
         self.port, self.base = free_port(), base
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = base / "tensorboard.log"
         self.tmp = base / "tmp"  # TensorBoard's TMPDIR: its info file (what notebook.list() reads) lands here
         self.tmp.mkdir(parents=True)
         env = {**os.environ, "TMPDIR": str(self.tmp), "TF_CPP_MIN_LOG_LEVEL": "3"}
-        command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1",
-                   "--port", str(self.port)]  # fmt: skip
-        with open(self.log, "wb") as out:
-            self.process = subprocess.Popen(
-                command, cwd=base, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        command = [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--host", "127.0.0.1",
+                   "--port", self.port]  # fmt: skip
+        self.started = start_server(
+            command, lambda: self.get("/data/environment", timeout=5), base / "tensorboard.log", cwd=base, env=env,
+            timeout=START_TIMEOUT, name="tensorboard",
+        )  # fmt: skip
 
     def log_text(self) -> str:
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(line for line in text.splitlines() if not line.startswith(("I0000", "W0000")))[-4000:]
+        return self.started.log_text(4000, skip=("I0000", "W0000"))
 
     def get(self, path: str, timeout: float = 10) -> object:
         with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
             return json.loads(response.read())
 
-    def wait_until_it_answers(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"tensorboard exited with {self.process.returncode}:\n{self.log_text()}")
-            try:
-                self.get("/data/environment", timeout=5)
-                return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"tensorboard did not answer on {self.url} in {START_TIMEOUT} s:\n{self.log_text()}")
-                time.sleep(0.25)
-
     def stop(self) -> None:
-        """SIGTERM (TensorBoard exits cleanly and removes its info file), then SIGKILL to the whole group."""
-        pgid = self.process.pid  # start_new_session: the group is the server's own
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                pass
-        deadline = time.monotonic() + 10
-        while _group(pgid) and time.monotonic() < deadline:  # its data server goes when TensorBoard does
-            time.sleep(0.1)
-        if self.process.poll() is None or _group(pgid):
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.process.wait(timeout=10)
+        """SIGTERM (TensorBoard exits cleanly and removes its info file; its data server goes with it), then
+        SIGKILL to whatever of it is left."""
+        self.started.stop(grace=15)
 
 
 @pytest.fixture(scope="module")
 def server(logs: SimpleNamespace):
     tensorboard = TensorBoardServer(logs.root, logs.root.parent / "server")
     try:
-        tensorboard.wait_until_it_answers()
         yield tensorboard
     finally:
         tensorboard.stop()  # whatever happened (Ctrl-C included), the server goes
 
 
-def _until(condition, what: str, timeout: float = 30, server: TensorBoardServer | None = None):
-    """Poll `condition` until it returns something true; fail with `what` (and the server's log) after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} within {timeout} s" + (f"\n{server.log_text()}" if server else ""))
-        time.sleep(0.25)
-    return result
-
-
 def test_the_scalars_are_served(server: TensorBoardServer, logs: SimpleNamespace) -> None:
     """The loss and accuracy of every epoch, for the training images and the validation set, as fit measured them."""
+
     def tags():  # TensorBoard reads the logs in the background: the first answers may be empty
         answer = server.get("/data/plugin/scalars/tags")
         return answer if all(set(TAGS) <= set(answer.get(run, {})) for run in RUNS) else None
 
-    _until(tags, f"TensorBoard did not list {TAGS} for the runs {RUNS}", server=server)
+    until(tags, f"TensorBoard did not list {TAGS} for the runs {RUNS}", detail=server.log_text)
     assert list(server.tmp.glob(".tensorboard-info/pid-*.info")), "no info file: notebook.list() would not see it"
-    for run, prefix in zip(RUNS, ("", "val_")):
+    for run, prefix in zip(RUNS, ("", "val_"), strict=True):
         for tag in TAGS:
             query = urllib.parse.urlencode({"run": run, "tag": tag})
             points = server.get(f"/data/plugin/scalars/scalars?{query}")  # [[wall time, step, value], ...]
@@ -235,7 +181,7 @@ def test_the_dashboard_shows_loss_and_accuracy(server: TensorBoardServer) -> Non
     try:
         driver.get(server.url + "/data/environment")  # the server's origin, to give the dashboard its settings
         driver.execute_script("localStorage.setItem('_tb_global_settings', arguments[0])", json.dumps(SETTINGS))
-        driver.get_log("performance"), driver.get_log("browser")  # so far: Chromium's start-up, a JSON page's favicon
+        network_log(driver), console_errors(driver)  # so far: Chromium's start-up, a JSON page's favicon
         driver.get(server.url + DASHBOARD)
 
         def cards_with_data(d) -> list[str] | None:
@@ -257,29 +203,28 @@ def test_the_dashboard_shows_loss_and_accuracy(server: TensorBoardServer) -> Non
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         assert driver.save_screenshot(str(SCREENSHOTS / "05_training_scalars.png"))
 
-        local, remote, failed, urls = (server.url + "/", f"ws://127.0.0.1:{server.port}/"), [], [], {}
-        for entry in driver.get_log("performance"):
-            message = json.loads(entry["message"])["message"]
-            params = message["params"]
-            if message["method"] in ("Network.requestWillBeSent", "Network.webSocketCreated"):
-                url = urls[params["requestId"]] = params.get("request", params).get("url", "")
-                if re.match(r"(https?|wss?)://", url) and not url.startswith(local):
-                    remote.append(url)
-            elif message["method"] == "Network.loadingFailed" and not params.get("canceled"):
-                failed.append(f"{urls.get(params['requestId'], params['requestId'])}: {params.get('errorText')}")
+        network = network_log(driver)
+        remote = network.leaving(server.url + "/", f"ws://127.0.0.1:{server.port}/")
         assert not remote, f"the dashboard requested outside the local server: {remote}"
-        assert not failed, f"requests failed: {failed}"
-        errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert not network.failed, f"requests failed: {network.failed}"
+        errors = console_errors(driver)
         assert not errors, f"errors in the browser console: {errors}"
     finally:
         stop_chromium(driver)
 
 
 def test_the_server_stops_and_leaves_nothing(server: TensorBoardServer) -> None:
-    """Stopped: no process of its group left (its data server included), no info file for notebook.list()."""
-    server.stop()
-    assert server.process.returncode is not None
-    assert not _group(server.process.pid), f"processes of the stopped TensorBoard are left: {_group(server.process.pid)}"
+    """Stopped with SIGTERM, it exits and nothing of it is left of its own accord (its data server included: its
+    group, and what carries its marker), and it leaves no info file for notebook.list()."""
+    process = server.started.process
+
+    def left() -> tuple[list[int], list[int]]:
+        return processes_left(marker=server.started.marker), processes_left(group=process.pid)
+
+    assert process.pid in left()[0] and process.pid in left()[1], "the running TensorBoard should show here"
+    process.terminate()
+    process.wait(timeout=15)
+    until(lambda: not any(left()), "processes of the stopped TensorBoard are still there", 10, lambda: str(left()))
     assert not list(server.tmp.glob(".tensorboard-info/pid-*.info")), "TensorBoard left its info file behind"
     with pytest.raises((urllib.error.URLError, ConnectionError)):
         server.get("/data/environment", timeout=5)
