@@ -30,7 +30,14 @@ language = "en"
 extensions = ["myst_nb", "sphinx_repository_links"]
 root_doc = "index"
 # The site: these pages and the numbered notebooks, nothing else. A new page goes here and into index.md's toctree.
-include_patterns = ["index.md", "setup.md", "glossary.md", "instructors.md", "benchmark.md", "notebooks/[0-9][0-9]_*.ipynb"]
+include_patterns = [
+    "index.md",
+    "setup.md",
+    "glossary.md",
+    "instructors.md",
+    "benchmark.md",
+    "notebooks/[0-9][0-9]_*.ipynb",
+]
 exclude_patterns = ["**/.ipynb_checkpoints", ".git", ".venv", "build"]
 
 myst_heading_anchors = 3  # [text](#a-heading) and [text](other.ipynb#a-heading) resolve, as in JupyterLab
@@ -59,7 +66,9 @@ REPOSITORY_REF = os.environ.get("MNIST_TUTORIAL_REF") or series.REPOSITORY_REF
 JUPYTERHUB_URL = os.environ.get("MNIST_TUTORIAL_HUB") or series.JUPYTERHUB_URL
 # sphinx-book-theme builds launch links for these hosts only (another fails the build); a notebook's Colab step
 # fetches from any git URL.
-PUBLISHED = re.fullmatch(r"https://(github\.com|gitlab\.com|bitbucket\.org)/[\w.-]+/[\w.-]+", REPOSITORY_URL) is not None
+PUBLISHED = (
+    re.fullmatch(r"https://(github\.com|gitlab\.com|bitbucket\.org)/[\w.-]+/[\w.-]+", REPOSITORY_URL) is not None
+)
 LAUNCH_BUTTONS = {
     "notebook_interface": "jupyterlab",
     "binderhub_url": "https://mybinder.org",

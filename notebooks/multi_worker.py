@@ -25,7 +25,11 @@ def check_tf_config() -> None:
     """Stop with a clear message where TF_CONFIG cannot describe this worker's place in a cluster of workers."""
     text = os.environ.get("TF_CONFIG", "")
     try:
-        config = json.loads(text) if text else {"cluster": {"worker": ["localhost:0"]}, "task": {"type": "worker", "index": 0}}
+        config = (
+            json.loads(text)
+            if text
+            else {"cluster": {"worker": ["localhost:0"]}, "task": {"type": "worker", "index": 0}}
+        )
     except json.JSONDecodeError as error:
         sys.exit(f"TF_CONFIG is not valid JSON ({error}): {text[:80]}")
     workers = config.get("cluster", {}).get("worker") if isinstance(config, dict) else None
@@ -34,8 +38,10 @@ def check_tf_config() -> None:
     if not isinstance(workers, list) or not workers:
         sys.exit('TF_CONFIG has no list of workers: {"cluster": {"worker": ["host:port", ...]}, "task": ...}')
     if task.get("type") != "worker" or task.get("index") not in range(len(workers)):
-        sys.exit(f"TF_CONFIG's task {task} is not one of the {len(workers)} workers: "
-                 f'"task": {{"type": "worker", "index": 0 to {len(workers) - 1}}}, a different index on each machine')
+        sys.exit(
+            f"TF_CONFIG's task {task} is not one of the {len(workers)} workers: "
+            f'"task": {{"type": "worker", "index": 0 to {len(workers) - 1}}}, a different index on each machine'
+        )
 
 
 def main() -> None:
@@ -50,10 +56,11 @@ def main() -> None:
     args = parser.parse_args()
     check_tf_config()  # first: a wrong TF_CONFIG stops here, before the seconds that importing TensorFlow takes
 
-    import helpers  # beside this file: turns oneDNN on, imports TensorFlow quietly; the data and the series' CNN
     import keras
     import numpy as np
     import tensorflow as tf
+
+    import helpers  # beside this file: turns oneDNN on, imports TensorFlow quietly; the data and the series' CNN
 
     helpers.setup(args.seed)  # the same seed on every worker: the same first weights and the same order of images
 
@@ -66,7 +73,9 @@ def main() -> None:
     # 2. The data: global batches, split among the workers (each keeps its share of every batch).
     global_batch = args.batch_per_replica * strategy.num_replicas_in_sync
     if args.images < global_batch:
-        sys.exit(f"--images {args.images}: fewer than one global batch ({global_batch} images); give at least that many")
+        sys.exit(
+            f"--images {args.images}: fewer than one global batch ({global_batch} images); give at least that many"
+        )
     (train_data, train_labels), (val_data, val_labels) = helpers.split_validation(*helpers.load_mnist()[0])
     images, labels = helpers.prepare(train_data[: args.images]), train_labels[: args.images]
     dataset = tf.data.Dataset.from_tensor_slices((images, labels))
@@ -106,22 +115,39 @@ def main() -> None:
             if task == args.stop_worker and steps == args.stop_after:
                 print(f"stopping after {steps} steps, as asked (--stop-worker)", file=sys.stderr, flush=True)
                 os._exit(3)  # at once, as a machine that is switched off
-        print(f"epoch {epoch + 1}: {steps_per_epoch} steps of {global_batch} images, loss {float(total) / steps_per_epoch:.4f}",
-              flush=True)
+        print(
+            f"epoch {epoch + 1}: {steps_per_epoch} steps of {global_batch} images, loss "
+            f"{float(total) / steps_per_epoch:.4f}",
+            flush=True,
+        )
     seconds = time.perf_counter() - start
 
     # 5. Every worker has the same weights now: measure them on the validation set, and show a fingerprint of them.
-    predicted = np.concatenate([np.argmax(model(batch, training=False), axis=1)
-                                for batch in np.array_split(helpers.prepare(val_data), 6)])
+    predicted = np.concatenate(
+        [np.argmax(model(batch, training=False), axis=1) for batch in np.array_split(helpers.prepare(val_data), 6)]
+    )
     weights = hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in model.weights)).hexdigest()[:16]
-    if args.save:  # every worker saves, as saving may need all of them: the chief where asked, the others in a temporary
+    if (
+        args.save
+    ):  # every worker saves, as saving may need all of them: the chief where asked, the others in a temporary
         folder = tempfile.mkdtemp()  # folder they then delete
         helpers.save_model(model, args.save if task == 0 else os.path.join(folder, "model.keras"), overwrite=True)
         shutil.rmtree(folder)
-    print("result: " + json.dumps({
-        "worker": task, "replicas": strategy.num_replicas_in_sync, "global_batch": global_batch, "steps": steps,
-        "seconds": round(seconds, 2), "validation_accuracy": float(np.mean(predicted == val_labels)), "weights": weights,
-    }), flush=True)
+    print(
+        "result: "
+        + json.dumps(
+            {
+                "worker": task,
+                "replicas": strategy.num_replicas_in_sync,
+                "global_batch": global_batch,
+                "steps": steps,
+                "seconds": round(seconds, 2),
+                "validation_accuracy": float(np.mean(predicted == val_labels)),
+                "weights": weights,
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

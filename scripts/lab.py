@@ -40,7 +40,14 @@ def command(extra: list[str]) -> list[str]:
     first = series.notebook("00").relative_to(series.REPO_ROOT).as_posix()
     defaults = [f"--ServerApp.root_dir={series.REPO_ROOT}", f"--LabApp.default_url=/lab/tree/{first}"]
     given = {arg.split("=", 1)[0] for arg in extra}
-    return [sys.executable, "-m", "jupyterlab", *SWITCHES, *(d for d in defaults if d.split("=", 1)[0] not in given), *extra]
+    return [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        *SWITCHES,
+        *(d for d in defaults if d.split("=", 1)[0] not in given),
+        *extra,
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print("Not in a virtual environment: starting JupyterLab without writing its settings (see the README).")
     try:
-        # the environment's programs first on the PATH, as if it were activated: %tensorboard (notebook 05) finds its own
+        # the environment's programs first on the PATH, as if it were activated: %tensorboard (notebook 05) finds
+        # its own
         path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
         return subprocess.call(command(argv), cwd=series.REPO_ROOT, env={**os.environ, "PATH": path})
     except KeyboardInterrupt:  # Ctrl-C: JupyterLab shuts its kernels down itself

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+
 import series
 
 SETTINGS = {"repo": "REPOSITORY_URL", "ref": "REPOSITORY_REF", "hub": "JUPYTERHUB_URL"}
@@ -45,14 +46,20 @@ def with_colab_step(source: str, step: str) -> str:
         end = source.find(STEP_END)
         if end < 0:
             raise ValueError("the setup cell's Colab step has no end: restore it from series.COLAB_STEP")
-        source = source[end + len(STEP_END):].lstrip("\n")
+        source = source[end + len(STEP_END) :].lstrip("\n")
     return f"{step}\n{source}"
 
 
 def write_settings(path: Path, values: dict[str, str]) -> None:
     text = path.read_text()
     for key, value in values.items():
-        text, count = re.subn(rf"^{SETTINGS[key]} = .*?(  #.*)?$", lambda m: f"{SETTINGS[key]} = {json.dumps(value)}{m.group(1) or ''}", text, count=1, flags=re.M)
+        text, count = re.subn(
+            rf"^{SETTINGS[key]} = .*?(  #.*)?$",
+            lambda m, key=key, value=value: f"{SETTINGS[key]} = {json.dumps(value)}{m.group(1) or ''}",
+            text,
+            count=1,
+            flags=re.M,
+        )
         if count != 1:
             raise ValueError(f"{path.name} has no {SETTINGS[key]} line")
     path.write_text(text)
@@ -61,7 +68,11 @@ def write_settings(path: Path, values: dict[str, str]) -> None:
 def disagreeing(repo: str, ref: str) -> list[str]:
     """The notebooks whose setup cell does not start with the Colab step for `repo` and `ref`."""
     step = series.colab_step(repo, ref)
-    return [path.name for path in series.NOTEBOOKS if not setup_cell(nbformat.read(path, as_version=4)).source.startswith(step)]
+    return [
+        path.name
+        for path in series.NOTEBOOKS
+        if not setup_cell(nbformat.read(path, as_version=4)).source.startswith(step)
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -78,10 +89,15 @@ def main(argv: list[str] | None = None) -> int:
     if not args.repo:
         parser.error("--repo is required (or --check)")
     repo = args.repo.strip().rstrip("/")
-    values = {"repo": repo[: -len(".git")] if repo.endswith(".git") else repo, "ref": (args.ref or series.REPOSITORY_REF).strip()}
+    values = {
+        "repo": repo[: -len(".git")] if repo.endswith(".git") else repo,
+        "ref": (args.ref or series.REPOSITORY_REF).strip(),
+    }
     if args.hub is not None:
         values["hub"] = args.hub.strip().rstrip("/")
-    if not re.fullmatch(r"(https?://|git@|ssh://|file://)\S+", values["repo"]) or not re.fullmatch(r"[\w./-]+", values["ref"]):
+    if not re.fullmatch(r"(https?://|git@|ssh://|file://)\S+", values["repo"]) or not re.fullmatch(
+        r"[\w./-]+", values["ref"]
+    ):
         parser.error("--repo must be a git URL (https://, ssh://, git@ or file://) and --ref a branch or tag name")
     write_settings(Path(series.__file__), values)
     step = series.colab_step(values["repo"], values["ref"])
@@ -90,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         cell = setup_cell(notebook)
         cell.source = with_colab_step(cell.source, step)
         nbformat.write(notebook, path)
-    print(f"Published as {values['repo']} at {values['ref']}: scripts/series.py and {len(series.NOTEBOOKS)} notebooks updated.")
+    print(
+        f"Published as {values['repo']} at {values['ref']}: scripts/series.py and {len(series.NOTEBOOKS)} notebooks "
+        "updated."
+    )
     return 0
 
 

@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.pop("MNIST_TUTORIAL_OUTPUT", None)  # the committed figures belong in assets/
     for path in series.select(args.only):
         start = time.perf_counter()
-        parameters = {name: value for name, value in series.RUN_PARAMETERS.items() if name in series.declared_parameters(path)}
+        parameters = {
+            name: value for name, value in series.RUN_PARAMETERS.items() if name in series.declared_parameters(path)
+        }
         series.execute(path, parameters, path, timeout=args.cell_timeout, clean=True)
         print(f"{path.name}: refreshed in {time.perf_counter() - start:.0f} s", flush=True)
     return 0
