@@ -75,12 +75,13 @@ def job_main(job: dict[str, Any]) -> int:
 
         model = helpers.load_model(job["keras_file"])
         helpers.write_atomically(out / "serving", lambda tmp: model.export(str(tmp), verbose=False), overwrite=True)
-        loaded = tf.saved_model.load(str(out / "serving"))  # kept: its serve function needs the object's variables
+        loaded = tf.saved_model.load(str(out / "serving"))  # kept: its serving function needs the object's variables
+        serve = loaded.serve
         images = helpers.prepare(helpers.load_mnist()[1][0][:1024]).numpy()
         singles = [tf.constant(images[i % 1024][None]) for i in range(20 + job["single_calls"])]  # 20 to warm up
-        latencies = sorted([timeit.timeit(lambda one=one: loaded.serve(one).numpy(), number=1) for one in singles][20:])
+        latencies = sorted([timeit.timeit(lambda one=one: serve(one).numpy(), number=1) for one in singles][20:])
         batch = tf.constant(images)
-        batches = timeit.repeat(lambda: loaded.serve(batch).numpy(), repeat=3 + job["batch_calls"], number=1)[3:]
+        batches = timeit.repeat(lambda: serve(batch).numpy(), repeat=3 + job["batch_calls"], number=1)[3:]
         p90 = latencies[len(latencies) * 9 // 10]
         result = {"latency_ms": 1000 * statistics.median(latencies), "p90_ms": 1000 * p90}
         result["batch_images_per_s"] = 1024 / statistics.median(batches)
@@ -127,18 +128,17 @@ class Runner:
 
 
 def run_sections(runner: Runner, args: argparse.Namespace) -> dict[str, Any]:
-    quick, sections, results = args.quick, set(args.only), {}
-    epochs = 1 if quick else 5
-    short = {"TRAIN_IMAGES": 12_000} if quick else {}  # as the first benchmark script's quick run
-
     def repeated(label: str, seeded: bool = False, **job: Any) -> Records:
-        """`job` once per repeat, labelled "LABEL #1", ...; seeded: SEED 42, 43, ... added to its parameters."""
+        """`job` once per repeat, labelled "LABEL #1", ... ({seed}: the seed); seeded: SEED 42, 43, ... added."""
         records = []
         for r in range(args.repeats):
             seed = {"parameters": {**job["parameters"], "SEED": 42 + r}} if seeded else {}
             records.append(runner.run(f"{label} #{r + 1}".replace("{seed}", str(42 + r)), **{**job, **seed}))
         return records
 
+    quick, sections, results = args.quick, set(args.only), {}
+    epochs = 1 if quick else 5
+    short = {"TRAIN_IMAGES": 12_000} if quick else {}  # as the first benchmark script's quick run
     models = results["models"] = {}  # notebook 05's, one model at a time
     for model_type in series.MODEL_TYPES if sections & {"models", "inference"} else ():
         parameters = {"MODEL_TYPES": [model_type], "EPOCHS": epochs, "FIT_VERBOSE": 2}
@@ -231,11 +231,11 @@ def table(title: str, header: str, rows: list[list[str]]) -> list[str]:
 
 
 def report(machine: dict[str, Any], results: dict[str, Any], args: argparse.Namespace) -> str:
-    kind = "quick run (short settings, not checked against the targets)" if args.quick else "full run"
+    mode = "quick run (short settings, not checked against the targets)" if args.quick else "full run"
     m, bf16, flags = machine, machine["bf16"], ", ".join(machine["flags"]) or "none of interest"
     lines = [f"## The latest run, {m['date']}", "", f"- CPU: {m['cpu']}, {m['cores']} cores; flags: {flags}"]
     lines.append(f"- TensorFlow {m['tensorflow']}, Keras {m['keras']}, Python {m['python']}, {m['os']}")
-    lines.append(f"- {kind}; {args.repeats} repeat(s), medians; load average at the start {m['load_start']}")
+    lines.append(f"- {mode}; {args.repeats} repeat(s), medians; load average at the start {m['load_start']}")
     lines += ["- peak memory: the largest process of a measurement (in practice the notebook's kernel)", ""]
     if "models" in args.only:  # results always has models (for inference and litert): their table only if asked for
         title = "The models (notebook 05: batch 32, Adam, 54,000 training images, 6,000 for validation)"

@@ -88,14 +88,16 @@ RUN = dict(series.plan(quick=True, exercises=True))
 STORED = dict(series.plan())
 
 
+@pytest.fixture(scope="class")
+def run(request: pytest.FixtureRequest, series_run):  # type: ignore[no-untyped-def]
+    """The series run of the test class' lane."""
+    return series_run(request.cls.LANE)
+
+
 class _Lane:
     """The tests of one lane of the series run; `path` is each of the lane's notebooks (pytest_generate_tests)."""
 
     LANE = ""
-
-    @pytest.fixture(scope="class")
-    def run(self, series_run):  # type: ignore[no-untyped-def]
-        return series_run(self.LANE)
 
     def test_run_series_executes_every_notebook_once(self, run) -> None:
         result, build, _ = run
