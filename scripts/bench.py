@@ -38,7 +38,6 @@ SECTIONS = ("models", "notebook", "data", "inference", "knobs", "recipes", "devi
 TARGETS = {"fast": (0.990, 0.15, 0.25), "further": (0.995, 0.60, 1.00)}
 BF16_TARGET = 1.8  # bf16's speed against float32 at the fast recipe's settings (knobs)
 KNOB = "batch 128, steps_per_execution 32"  # the fast recipe's setting in notebook 09's knobs
-FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")  # shown; bf16: has_bf16
 MODEL_COLUMNS = (("parameters", ",.0f"), ("epochs", ".0f"), ("seconds_per_epoch", ".2f"))
 MODEL_COLUMNS += (("images_per_second", ",.0f"), ("test_accuracy", ".2%"))  # notebook 05's runs, as formatted
 SERVING_COLUMNS = (("latency_ms", ".2f", " ms"), ("p90_ms", ".2f", " ms"), ("batch_images_per_s", ",.0f", " images/s"))
@@ -352,12 +351,8 @@ def describe_machine() -> dict[str, Any]:
     sys.path.insert(0, str(series.NOTEBOOKS_DIR))
     import helpers  # for has_bf16, the notebooks' answer (it imports TensorFlow)
 
-    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
-    field = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in cpuinfo.splitlines()[:40])}
-    name, flags = field.get("model name", platform.processor() or "?"), field.get("flags", "").split()
-    cpu = f"{name} (family {field.get('cpu family', '?')}, model {field.get('model', '?')})"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    machine = {"cpu": cpu, "flags": [f for f in FLAGS if f in flags], "cores": cores, "bf16": helpers.has_bf16()}
+    cpu, flags, cores = series.cpu_info()
+    machine = {"cpu": cpu, "flags": flags, "cores": cores, "bf16": helpers.has_bf16()}
     machine |= {"tensorflow": version("tensorflow"), "keras": version("keras"), "python": platform.python_version()}
     machine |= {"os": platform.platform(), "load_start": " / ".join(f"{v:.2f}" for v in os.getloadavg())}
     return machine | {"date": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}

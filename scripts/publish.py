@@ -5,8 +5,8 @@
     python scripts/publish.py --check          # do the notebooks agree with scripts/series.py? (exit status 1 if not)
 
 It writes the settings into scripts/series.py (which the website's conf.py reads for its launch buttons) and into
-the Colab step at the top of every notebook's setup cell (series.COLAB_STEP), which fetches the series from there
-when a notebook runs outside a clone of it (Colab, a notebook downloaded on its own). Commit the result, and tag
+the Colab step, every notebook's first code cell (series.COLAB_STEP), which fetches the series from there when a
+notebook runs outside a clone of it (Colab, a notebook downloaded on its own). Commit the result, and tag
 the ref if it is a tag. tests/test_colab.py checks that the notebooks and series.py agree.
 """
 
@@ -25,29 +25,20 @@ import series
 SETTINGS = {"repo": "REPOSITORY_URL", "ref": "REPOSITORY_REF", "hub": "JUPYTERHUB_URL"}
 
 
-def setup_cell(notebook) -> nbformat.NotebookNode:
-    """The notebook's setup cell: the first code cell that imports helpers (and calls helpers.setup)."""
-    cells = [cell for cell in notebook.cells if cell.cell_type == "code" and "\nimport helpers" in f"\n{cell.source}"]
-    if not cells or "helpers.setup(" not in cells[0].source:
-        raise ValueError("no setup cell: no code cell imports helpers and calls helpers.setup")
-    return cells[0]
+def colab_cell(notebook) -> nbformat.NotebookNode:
+    """The notebook's Colab step: its first code cell, recognized by what it is (series.is_colab_cell)."""
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    if not code or not series.is_colab_cell(code[0]):
+        raise ValueError(f"the first code cell is not the Colab step ({series.COLAB_TITLE!r}): restore it (setup.md)")
+    return code[0]
 
 
-STEP_END = series.COLAB_STEP.splitlines(keepends=True)[-1]  # the Colab step's last line, whatever its settings
-
-
-def with_colab_step(source: str, step: str) -> str:
-    """The setup cell's source with `step` in place of the Colab step it starts with (put first if it has none);
-    what follows the old step is kept as it is."""
-    if "import helpers" not in source:
-        raise ValueError("the setup cell does not import helpers")
-    first = step.splitlines()[0]
-    if source.startswith(first):
-        end = source.find(STEP_END)
-        if end < 0:
-            raise ValueError("the setup cell's Colab step has no end: restore it from series.COLAB_STEP")
-        source = source[end + len(STEP_END) :].lstrip("\n")
-    return f"{step}\n{source}"
+def with_colab_step(notebook, repo: str, ref: str) -> None:
+    """Write the Colab step for `repo` and `ref` into `notebook`'s Colab cell: its source and its metadata (a form in
+    Colab, collapsed in JupyterLab, left off the website)."""
+    cell, fresh = colab_cell(notebook), series.colab_cell(repo, ref)
+    cell.source = fresh.source
+    cell.metadata.update(fresh.metadata)
 
 
 def write_settings(path: Path, values: dict[str, str]) -> None:
@@ -66,13 +57,18 @@ def write_settings(path: Path, values: dict[str, str]) -> None:
 
 
 def disagreeing(repo: str, ref: str) -> list[str]:
-    """The notebooks whose setup cell does not start with the Colab step for `repo` and `ref`."""
-    step = series.colab_step(repo, ref)
-    return [
-        path.name
-        for path in series.NOTEBOOKS
-        if not setup_cell(nbformat.read(path, as_version=4)).source.startswith(step)
-    ]
+    """The notebooks whose Colab cell is not the step for `repo` and `ref`, as series.colab_cell makes it."""
+    fresh = series.colab_cell(repo, ref)
+    wrong = []
+    for path in series.NOTEBOOKS:
+        try:
+            cell = colab_cell(nbformat.read(path, as_version=4))
+        except ValueError:
+            wrong.append(path.name)
+            continue
+        if cell.source != fresh.source or any(cell.metadata.get(k) != v for k, v in fresh.metadata.items()):
+            wrong.append(path.name)
+    return wrong
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,11 +96,9 @@ def main(argv: list[str] | None = None) -> int:
     ):
         parser.error("--repo must be a git URL (https://, ssh://, git@ or file://) and --ref a branch or tag name")
     write_settings(Path(series.__file__), values)
-    step = series.colab_step(values["repo"], values["ref"])
     for path in series.NOTEBOOKS:
         notebook = nbformat.read(path, as_version=4)
-        cell = setup_cell(notebook)
-        cell.source = with_colab_step(cell.source, step)
+        with_colab_step(notebook, values["repo"], values["ref"])
         nbformat.write(notebook, path)
     print(
         f"Published as {values['repo']} at {values['ref']}: scripts/series.py and {len(series.NOTEBOOKS)} notebooks "

@@ -169,13 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     output_root = Path(os.environ.get("MNIST_TUTORIAL_OUTPUT") or series.REPO_ROOT)
     rows = []
     started = time.time()
-    jobs = series.plan(
-        series.select(args.only),
-        quick=args.quick,
-        epochs=args.epochs,
-        model_types=args.model_types,
-        exercises=args.exercises,
-    )
+    jobs = series.plan(series.select(args.only), quick=args.quick, epochs=args.epochs, model_types=args.model_types)
     with tempfile.TemporaryDirectory() as results:
         for index, (path, parameters) in enumerate(jobs):
             output = build_dir / path.name
@@ -197,6 +191,11 @@ def main(argv: list[str] | None = None) -> int:
                 return 130
             rows.append((output.name, status, seconds, peak))
     summary(rows, build_dir)
+    full = not (args.quick or args.exercises or args.epochs is not None)
+    if full and list(args.model_types) == list(series.MODEL_TYPES):
+        ran = {Path(name).stem: seconds for name, status, seconds, _ in rows if status == "ok"}
+        series.record_run_times(ran, series.cpu_label())  # the notebooks' own settings: the minutes count them
+        print(f"  run times at full settings recorded in {os.path.relpath(series.RUN_TIMES)} ({series.cpu_label()})")
     comparison = compare_models(output_root, args.model_types, since=started)
     if comparison:
         print("\n" + comparison)

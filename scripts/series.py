@@ -64,9 +64,10 @@ QUICK_PARAMETERS: dict[str, Any] = {"EPOCHS": 1, "FAST_EPOCHS": 1, "TRAIN_IMAGES
 # default, "auto": Keras' live progress bar.
 RUN_PARAMETERS: dict[str, Any] = {"FIT_VERBOSE": 2}
 
-# What a run that proves the exercises adds (`run_series.py --exercises`, the tests): the experiments that train
-# run (they wait for the learner otherwise), with the quick settings where a run is quick.
-EXERCISE_PARAMETERS: dict[str, Any] = {"RUN_EXPERIMENTS": True}
+# An experiment that trains waits for the learner: its cell starts with this switch, the one place a learner turns it
+# on once the prediction is written. A run that proves the exercises (`run_series.py --exercises`, the tests) turns it
+# on in the copy of the notebook it executes (`with_exercise_proofs`).
+EXPERIMENT_SWITCH = "run_experiment = False"
 
 # An exercise, the same in every notebook: a Markdown cell "### Exercise ..." with a hint and the solution as
 # spoilers (<details>, the solution as a ```python block), an answer cell for the learner (tag "answer"), and a check
@@ -83,74 +84,49 @@ REPOSITORY_URL = ""
 REPOSITORY_REF = "main"
 JUPYTERHUB_URL = ""  # a class's JupyterHub, for the website's JupyterHub button (nbgitpuller); optional
 
-# The first lines of every notebook's setup cell: outside a clone of the series (in Colab: not in the series'
-# notebooks/ folder; elsewhere: no `helpers` module beside the notebook or installed) they fetch the series at
-# REPOSITORY_REF, install what the environment lacks (scripts/install_missing.py) and go on in the clone's
-# notebooks/ folder; inside a clone they do nothing. Every failure is one line, not a
-# traceback (IPython shows `_render_traceback_` instead). tests/test_colab.py runs them.
+# Every notebook's first code cell, the Colab step: outside a clone of the series (Colab, or a notebook downloaded on
+# its own: no `helpers` module beside the notebook or installed) it fetches the series at REPOSITORY_REF with git, which
+# never asks for a password here, into `mnist-tf-tutorial.part` (left by a fetch cut short, it is fetched again), and
+# runs scripts/colab_step.py from there: install what is missing, go on in the clone's notebooks/ folder. Inside a
+# clone it does nothing. Every failure is one line, not a traceback (IPython shows `_render_traceback_` instead). At
+# most 12 lines: a form in Colab (`# @title`, metadata `cellView`), collapsed in JupyterLab, left off the website.
+# scripts/publish.py writes it into every notebook; tests/test_colab.py runs it.
 COLAB_STEP = """\
-import importlib.util
-import os
-import pathlib
-import subprocess
-import sys
+# @title Colab, or this notebook on its own: fetch the series first { display-mode: "form" }
+import importlib.util, os, pathlib, runpy, shutil, subprocess  # noqa: E401 (in a clone of the series: nothing to do)
 
-# The Colab step: outside a clone of the series (Colab, or this notebook on its own) fetch the series and install
-# what is missing, then go on in its notebooks/ folder. Inside a clone it does nothing. See setup.md.
-try:
-    import google.colab  # noqa: F401  (in Colab: is this notebook in the series' notebooks/ folder?)
-
-    OUTSIDE = not pathlib.Path("helpers.py").is_file()
-except ImportError:  # elsewhere: is the series' helpers module beside the notebook or installed?
-    OUTSIDE = importlib.util.find_spec("helpers") is None
-if OUTSIDE:
-
-    class SetupStopped(Exception):
-        _render_traceback_ = lambda self: [f"Setup stopped: {self}"]  # noqa: E731 (one line, no traceback)
-
-    def _git(*args):
-        try:
-            return subprocess.run(
-                ["git", "-C", CLONE, *args],
-                capture_output=True,
-                text=True,
-                timeout=600,
-                env={**os.environ, "GIT_TERMINAL_PROMPT": "0"},
-            )  # never wait for a password
-        except (OSError, subprocess.TimeoutExpired) as error:
-            raise SetupStopped(f"git could not fetch the series: {error}") from None
-
-    # The series' repository and its branch or tag (scripts/publish.py writes them)
-    REPO = os.environ.get("MNIST_TUTORIAL_REPO") or @REPO@
-    REF = os.environ.get("MNIST_TUTORIAL_REF") or @REF@
-    CLONE = pathlib.Path("mnist-tf-tutorial").absolute()
-    if not REPO:
-        raise SetupStopped("this notebook needs the rest of the series: open it in a clone of the series (setup.md)")
-    URL = pathlib.Path(REPO).absolute().as_uri() if pathlib.Path(REPO).is_dir() else REPO
-    if not (CLONE / ".git").is_dir() or _git("rev-parse", "-q", "--verify", "HEAD").returncode:  # not fetched yet
-        try:
-            CLONE.mkdir(exist_ok=True)
-        except OSError as error:
-            raise SetupStopped(f"cannot make the folder for the series here: {error}") from None
-        for ARGS in (["init", "-q"], ["fetch", "-q", "--depth", "1", URL, REF], ["checkout", "-q", "-f", "FETCH_HEAD"]):
-            DONE = _git(*ARGS)
-            WHY = [line for line in DONE.stderr.splitlines() if line.startswith(("fatal:", "error:"))] or ["git failed"]
-            if DONE.returncode:
-                raise SetupStopped(f"could not fetch {REF} of {REPO}: {WHY[0]}")
-    DONE = subprocess.run([sys.executable, CLONE / "scripts" / "install_missing.py"], capture_output=True, text=True)
-    print(DONE.stdout, end="")
-    if DONE.returncode:
-        raise SetupStopped((DONE.stderr.strip().splitlines() or ["could not install what the series needs"])[-1])
-    os.chdir(CLONE / "notebooks")
-    sys.path.insert(0, str(CLONE / "notebooks"))
-"""
+SetupStopped = type("SetupStopped", (Exception,), {"_render_traceback_": lambda self: [f"Setup stopped: {self}"]})
+REPO = os.environ.get("MNIST_TUTORIAL_REPO") or @REPO@
+REF = os.environ.get("MNIST_TUTORIAL_REF") or @REF@  # where the series is published: scripts/publish.py writes both
+CLONE, PART = pathlib.Path("mnist-tf-tutorial").absolute(), pathlib.Path("mnist-tf-tutorial.part").absolute()
+if importlib.util.find_spec("helpers") is None and not CLONE.is_dir():  # fetch it (again, if a fetch was cut short)
+    shutil.rmtree(PART, ignore_errors=True), os.environ.update(GIT_TERMINAL_PROMPT="0")  # git never asks a password
+    if (GIT := subprocess.run(["git", "clone", "--depth=1", "-b", REF, REPO, PART], capture_output=True)).returncode:
+        raise SetupStopped(f"could not fetch {REF} of {REPO}: {GIT.stderr.decode().strip().rsplit(chr(10))[-1]}")
+importlib.util.find_spec("helpers") or runpy.run_path(f"{CLONE if CLONE.is_dir() else PART}/scripts/colab_step.py");"""
+COLAB_TITLE = COLAB_STEP.splitlines()[0]  # how the cell is recognized (scripts/publish.py, the tests)
+UNPUBLISHED = "(not published yet, see setup.md)"  # what the step names as the repository before scripts/publish.py
 
 
 def colab_step(repo: str | None = None, ref: str | None = None) -> str:
-    """The Colab step with the publishing settings (or `repo` and `ref`) in it, as every notebook's setup cell
-    starts."""
+    """The Colab step with the publishing settings (or `repo` and `ref`) in it, as every notebook's first code cell
+    holds it."""
     repo, ref = REPOSITORY_URL if repo is None else repo, REPOSITORY_REF if ref is None else ref
-    return COLAB_STEP.replace("@REPO@", json.dumps(repo)).replace("@REF@", json.dumps(ref))
+    return COLAB_STEP.replace("@REPO@", json.dumps(repo or UNPUBLISHED)).replace("@REF@", json.dumps(ref))
+
+
+def colab_cell(repo: str | None = None, ref: str | None = None) -> Any:
+    """The Colab step as a notebook cell: a form in Colab, collapsed in JupyterLab, its input left off the website."""
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(colab_step(repo, ref))
+    cell.metadata.update({"cellView": "form", "jupyter": {"source_hidden": True}, "tags": ["remove-input"]})
+    return cell
+
+
+def is_colab_cell(cell: Any) -> bool:
+    """Whether a notebook cell is the Colab step (whatever its publishing settings)."""
+    return cell.cell_type == "code" and cell.source.startswith(COLAB_TITLE)
 
 
 def notebook(prefix: str) -> Path:
@@ -186,7 +162,6 @@ def plan(
     quick: bool = False,
     epochs: int | None = None,
     model_types: Iterable[str] = MODEL_TYPES,
-    exercises: bool = False,
 ) -> list[tuple[Path, dict[str, Any]]]:
     """Every (notebook, parameters) pair of a run of the series, in the series' order."""
     jobs: list[tuple[Path, dict[str, Any]]] = []
@@ -194,8 +169,6 @@ def plan(
         declared = declared_parameters(path)
         base = {name: value for name, value in RUN_PARAMETERS.items() if name in declared}
         base.update(quick_parameters(declared) if quick else {})
-        if exercises:
-            base.update({name: value for name, value in EXERCISE_PARAMETERS.items() if name in declared})
         if epochs is not None and "EPOCHS" in declared:
             base["EPOCHS"] = epochs
         if "MODEL_TYPES" in declared and list(model_types) != list(MODEL_TYPES):
@@ -226,12 +199,17 @@ def exercise_parts(notebook: Any) -> list[tuple[Any, Any, str, list[str]]]:
 
 def with_exercise_proofs(notebook: Any) -> Any:
     """The notebook with, after each check cell: each wrong answer and the check again, then the solution and the
-    check again (cells tagged "proof", the checks also "proof-wrong" and "proof-right")."""
+    check again (cells tagged "proof", the checks also "proof-wrong" and "proof-right"); and every experiment that
+    waits for the learner (EXPERIMENT_SWITCH) turned on."""
     import nbformat
 
     checks = {id(check): (solution, wrong) for _, check, solution, wrong in exercise_parts(notebook)}
     result = nbformat.from_dict({**notebook, "cells": []})
     for index, cell in enumerate(notebook.cells):
+        if "experiment" in cell.metadata.get("tags", []) and cell.source.startswith(EXPERIMENT_SWITCH):
+            cell = nbformat.from_dict(
+                {**cell, "source": "run_experiment = True" + cell.source[len(EXPERIMENT_SWITCH) :]}
+            )
         result.cells.append(cell)
         if id(cell) not in checks:
             continue
@@ -320,6 +298,97 @@ def execute(
         if prove_exercises:
             source_path.unlink(missing_ok=True)
     return output
+
+
+# ------------------------------------------------------------------------------------------------ minutes
+# What a notebook asks of a learner's time, by construction (tests/test_lesson.py holds the notebooks to it;
+# scripts/minutes.py writes the claims): its visible words at WORDS_PER_MINUTE, MINUTES_PER_EXERCISE per core
+# exercise ("### Exercise N (extra) · ..." is for early finishers, not counted), MINUTES_PER_EXPERIMENT per
+# predict-then-run experiment, and its run time at full settings on the slowest CPU measured, rounded to the nearest 5.
+WORD = re.compile(r"[A-Za-z0-9']+")  # a word: a run of letters, digits and apostrophes
+DETAILS = re.compile(r"<details>.*?</details>", re.S)  # collapsed: hints, solutions, "What happened", "More: ..."
+WORDS_PER_MINUTE, MINUTES_PER_EXERCISE, MINUTES_PER_EXPERIMENT = 120, 5, 3
+EXTRA_EXERCISE = re.compile(r"^### Exercise \d+ \(extra\) · ")
+CLAIM = re.compile(r"about \*\*(\d+) minutes\*\* \((\d+) teaching, (\d+) exercises([^)]*)\)")
+
+
+def visible_words(notebook: Any) -> int:
+    """The words of a notebook's Markdown cells, collapsed <details> blocks left out."""
+    text = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    return len(WORD.findall(DETAILS.sub(" ", text)))
+
+
+def lesson_minutes(notebook: Any, run_seconds: float) -> dict[str, Any]:
+    """A notebook's minutes by construction: words, core exercises, extra ones, experiments, the run's minutes, the
+    practice minutes (exercises and experiments) and `least`, the fewest minutes it may claim."""
+    markdown = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
+    exercises = [text for text in markdown if text.startswith("### Exercise")]
+    extra = sum(bool(EXTRA_EXERCISE.match(text)) for text in exercises)
+    experiments = sum(text.startswith("## Predict, then run") for text in markdown)
+    words = visible_words(notebook)
+    practice = MINUTES_PER_EXERCISE * (len(exercises) - extra) + MINUTES_PER_EXPERIMENT * experiments
+    exact = words / WORDS_PER_MINUTE + practice + run_seconds / 60
+    least = 5 * math.floor(exact / 5 + 0.5)  # the rule: the nearest 5
+    return {"words": words, "core": len(exercises) - extra, "extra": extra, "experiments": experiments,
+            "run_minutes": run_seconds / 60, "practice": practice, "least": least,
+            "claim": 5 * math.ceil(exact / 5)}  # what scripts/minutes.py writes: never rounded down  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------ run times
+# How long each notebook takes at its full settings, per CPU: `make run` (run_series.py at the notebooks' own settings,
+# both models) records each notebook that ran to the end, under this machine's CPU_LABEL. The notebooks' claimed
+# minutes count the slowest CPU measured (tests/test_lesson.py). Committed; a maintainer's run adds its CPU.
+RUN_TIMES = REPO_ROOT / "scripts" / "run_times.json"
+CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")  # the ones that matter
+
+
+def cpu_info() -> tuple[str, list[str], int]:
+    """This machine's CPU: its model name with family and model (from /proc/cpuinfo where there is one; elsewhere the
+    platform's processor name), the vector flags of CPU_FLAGS it has, in that order, and the cores this process may
+    use. The benchmark (scripts/bench.py) and the run-times table name machines by it."""
+    import platform
+
+    proc = Path("/proc/cpuinfo")
+    info = proc.read_text() if proc.exists() else ""
+    field = {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in info.splitlines()[:40])}
+    name, flags = field.get("model name", platform.processor() or "?"), field.get("flags", "").split()
+    name = f"{name} (family {field.get('cpu family', '?')}, model {field.get('model', '?')})"
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return name, [flag for flag in CPU_FLAGS if flag in flags], cores
+
+
+def cpu_label() -> str:
+    """The CPU in one line, as the run-times table names it: "<model> (family F, model M), N cores; flags: ..."."""
+    name, flags, cores = cpu_info()
+    return f"{name}, {cores} cores" + (f"; flags: {', '.join(flags)}" if flags else "")
+
+
+def read_run_times(path: Path = RUN_TIMES) -> dict[str, dict[str, float]]:
+    """CPU label -> {notebook name -> seconds at full settings}, as committed (empty if there is no table)."""
+    if not path.exists():
+        return {}
+    return {cpu: {name: float(s) for name, s in times.items()} for cpu, times in json.loads(path.read_text()).items()}
+
+
+def slowest_run_seconds(path: Path = RUN_TIMES) -> dict[str, float]:
+    """Notebook name -> its longest full-settings run over the CPUs measured."""
+    slowest: dict[str, float] = {}
+    for times in read_run_times(path).values():
+        for name, seconds in times.items():
+            slowest[name] = max(slowest.get(name, 0.0), seconds)
+    return slowest
+
+
+def record_run_times(seconds: Mapping[str, float], cpu: str, path: Path = RUN_TIMES) -> None:
+    """Add (or replace) this CPU's full-settings run times of the notebooks in `seconds`, keeping the others; the
+    file is written whole or not at all."""
+    table = read_run_times(path)
+    table.setdefault(cpu, {}).update({name: round(value, 1) for name, value in seconds.items()})
+    ordered = {cpu: dict(sorted(times.items())) for cpu, times in sorted(table.items())}
+    handle, temporary = tempfile.mkstemp(suffix=".json", dir=path.parent)
+    with os.fdopen(handle, "w") as file:
+        file.write(json.dumps(ordered, indent=2) + "\n")
+    os.replace(temporary, path)
 
 
 # ------------------------------------------------------------------------------------------------ a child process

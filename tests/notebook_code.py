@@ -30,7 +30,7 @@ def definitions(prefix: str, **given: Any) -> SimpleNamespace:
     notebook = nbformat.read(path, as_version=4)
     namespace: dict[str, Any] = {"__name__": f"notebook_{path.stem}"}
     for cell in notebook.cells:
-        if cell.cell_type != "code" or "solution" in cell.metadata.get("tags", []):
+        if cell.cell_type != "code" or "solution" in cell.metadata.get("tags", []) or series.is_colab_cell(cell):
             continue
         tree = ast.parse(cell.source)
         kept = ast.Module(body=[node for node in tree.body if _kept(node)], type_ignores=[])

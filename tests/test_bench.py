@@ -163,7 +163,7 @@ X86 = "processor\t: 0\ncpu family\t: 26\nmodel\t\t: 68\nmodel name\t: Test CPU 9
     ("cpuinfo", "cpu", "flags", "bf16"),
     [
         (X86.format("avx2 fma avx512f avx512_bf16"), TEST_CPU, ["avx2", "fma", "avx512f", "avx512_bf16"], True),
-        (X86.format("amx_tile avx2 amx_bf16"), TEST_CPU, ["avx2", "amx_bf16", "amx_tile"], True),  # in FLAGS' order
+        (X86.format("amx_tile avx2 amx_bf16"), TEST_CPU, ["avx2", "amx_bf16", "amx_tile"], True),  # in CPU_FLAGS' order
         (X86.format("avx2 fma avx512f avx512_vnni"), TEST_CPU, ["avx2", "fma", "avx512f", "avx512_vnni"], False),
         ("processor\t: 0\nFeatures\t: fp asimd\n", " (family ?, model ?)", [], None),  # no x86 flags: cannot tell
     ],

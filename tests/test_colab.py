@@ -5,14 +5,15 @@ Real Colab cannot be reached from here. The simulation: a git repository whose o
 empty folder and run by papermill there, with a stand-in `google.colab` module importable and MNIST_TUTORIAL_REPO
 pointing at that repository. Every failure of the step (no repository set, a ref or repository that does not
 exist, a server that asks for a password) must be one line, not a traceback, and never a wait for a password.
-This is the one place that checks the step: every notebook starts its setup cell with it (the first test).
+This is the one place that checks the step: it is every notebook's first code cell (the first test), and no lesson
+cell depends on a name it defines.
 """
 
 from __future__ import annotations
 
+import ast
 import http.server
 import os
-import shutil
 import subprocess
 import sys
 import threading
@@ -23,26 +24,76 @@ import pytest
 from install_missing import main as install_main
 from install_missing import missing, needed
 from nbclient import NotebookClient
-from publish import disagreeing, setup_cell, with_colab_step, write_settings
+from publish import colab_cell, disagreeing, with_colab_step, write_settings
 from publish import main as publish_main
 
 import series
 
+# A Python without the series: the helpers module this environment has installed (pip install -e .) hidden.
+HIDE = (
+    "import os, sys\nhere = here if 'here' in globals() else os.getcwd()\nos.chdir(here)\n"
+    "sys.modules.pop('helpers', None)\nsys.path_importer_cache.clear()\n"
+    "sys.path[:] = [p for p in sys.path if not p.rstrip('/').endswith('notebooks')]"
+)
 GIT = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"]
 
 
 def test_every_notebook_starts_with_the_same_colab_step() -> None:
-    """Every notebook's setup cell starts with the step, with the publishing settings in it; then come only
-    environment settings (read when TensorFlow is imported) before `import helpers`, and `helpers.setup(SEED)`."""
+    """Every notebook's first code cell is the step, with the publishing settings in it: at most 12 lines, a form in
+    Colab, collapsed in JupyterLab, its input left off the website; no other cell holds any of it."""
     assert not disagreeing(series.REPOSITORY_URL, series.REPOSITORY_REF), "run scripts/publish.py (see setup.md)"
+    step = series.colab_step()
+    assert len(step.splitlines()) <= 12 and step.startswith("# @title ") and '{ display-mode: "form" }' in step
     for path in series.NOTEBOOKS:
-        source = setup_cell(nbformat.read(path, as_version=4)).source
-        rest = source[len(series.colab_step()) :].lstrip("\n")
-        before = rest.split("import helpers", 1)[0].splitlines()
-        assert all(not line or line.startswith(("import os", "os.environ", "#")) for line in before), (
-            f"{path.name}: only environment settings (read when TensorFlow is imported) come before `import helpers`"
-        )
-        assert "\nimport helpers" in "\n" + rest and "helpers.setup(SEED)" in rest, path.name
+        notebook = nbformat.read(path, as_version=4)
+        cell = colab_cell(notebook)
+        assert cell.source == step and cell.metadata["cellView"] == "form", path.name
+        assert cell.metadata["jupyter"]["source_hidden"] is True and "remove-input" in cell.metadata["tags"]
+        assert cell.outputs == [], f"{path.name}: inside a clone the step prints nothing"
+        others = [c for c in notebook.cells if c is not cell]
+        assert not [c for c in others if "MNIST_TUTORIAL_REPO" in c.source or series.is_colab_cell(c)], path.name
+        assert "import helpers" not in cell.source
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """(names a cell reads, names it binds), anywhere in its code (functions included)."""
+    loads, binds = set(), set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Name):
+            (loads if isinstance(node.ctx, ast.Load) else binds).add(node.id)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            binds |= {(alias.asname or alias.name).split(".")[0] for alias in node.names}
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            binds.add(node.name)
+        elif isinstance(node, ast.arg):
+            binds.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            binds.add(node.name)
+    return loads, binds
+
+
+@pytest.mark.parametrize("path", series.NOTEBOOKS, ids=lambda p: p.stem)
+def test_no_lesson_cell_depends_on_the_colab_step(path: Path) -> None:
+    """A learner may delete the Colab cell: every name a lesson cell reads that the step defines (os, pathlib, ...)
+    is bound by a lesson cell at or before it (the setup cell imports what the notebook uses), by the code's names.
+    The check itself is checked: a cell that reads os and pathlib without importing them fails it."""
+    notebook = nbformat.read(path, as_version=4)
+    step = colab_cell(notebook)
+    only_step = _names(step.source)[1]
+    assert {"os", "pathlib", "importlib", "subprocess", "SetupStopped", "REPO", "CLONE"} <= only_step
+
+    def depending(cells) -> list[str]:
+        bound, found = set(), []
+        for cell in cells:
+            loads, binds = _names(cell.source)
+            bound |= binds
+            found += [f"{cell.get('id')}: {name}" for name in sorted(loads & only_step - bound)]
+        return found
+
+    lesson = [c for c in notebook.cells if c.cell_type == "code" and c is not step]
+    assert not depending(lesson), f"{path.name}: these lesson cells read names only the Colab step binds"
+    bare = nbformat.v4.new_code_cell("import helpers\nprint(os.getcwd(), pathlib.Path.cwd())")
+    assert depending([bare]) == [f"{bare.get('id')}: os", f"{bare.get('id')}: pathlib"]
 
 
 def test_publish_writes_the_settings_everywhere(tmp_path: Path) -> None:
@@ -57,15 +108,19 @@ def test_publish_writes_the_settings_everywhere(tmp_path: Path) -> None:
     )
     step = series.colab_step("https://github.com/example/mnist-tf-tutorial", "v2.0")
     assert 'get("MNIST_TUTORIAL_REPO") or "https://github.com/example/mnist-tf-tutorial"' in step
-    assert 'get("MNIST_TUTORIAL_REF") or "v2.0"' in step
-    source = setup_cell(nbformat.read(series.notebook("01"), as_version=4)).source
-    changed = with_colab_step(source, step)
-    assert changed.startswith(step) and changed.endswith(source[len(series.colab_step()) :])
+    assert 'get("MNIST_TUTORIAL_REF") or "v2.0"' in step and len(step.splitlines()) <= 12
+    assert max(len(line) for line in step.splitlines()) <= 120, "within the line length the linter allows"
+    notebook = nbformat.read(series.notebook("01"), as_version=4)
+    before = [c.source for c in notebook.cells if not series.is_colab_cell(c)]
+    colab_cell(notebook).metadata.pop("cellView")  # an older cell, its metadata lost: written again
+    with_colab_step(notebook, "https://github.com/example/mnist-tf-tutorial", "v2.0")
+    assert colab_cell(notebook).source == step and colab_cell(notebook).metadata["cellView"] == "form"
+    assert [c.source for c in notebook.cells if not series.is_colab_cell(c)] == before, "nothing else changes"
     with pytest.raises(SystemExit):
         publish_main(["--repo", "not a url"])
-    # An older step is replaced whatever its settings; what follows it (environment settings) is kept.
-    older = series.colab_step("https://example.org/old.git", "v1") + '\nos.environ["X"] = "1"\nimport helpers\n'
-    assert with_colab_step(older, step) == step + '\nos.environ["X"] = "1"\nimport helpers\n'
+    notebook.cells = [c for c in notebook.cells if not series.is_colab_cell(c)]
+    with pytest.raises(ValueError, match="first code cell is not the Colab step"):
+        colab_cell(notebook)
 
 
 def test_publish_normalizes_the_url_and_checks_the_notebooks(tmp_path: Path, monkeypatch) -> None:
@@ -139,7 +194,9 @@ def _fake_colab(folder: Path) -> Path:
 def test_a_notebook_alone_fetches_the_series_and_runs(published: Path, tmp_path: Path, monkeypatch) -> None:
     alone = tmp_path / "content"
     alone.mkdir()
-    shutil.copy(series.notebook("01"), alone / "01.ipynb")
+    notebook = nbformat.read(series.notebook("01"), as_version=4)
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(HIDE))  # in a Python without the series
+    nbformat.write(notebook, alone / "01.ipynb")
     monkeypatch.setenv("PYTHONPATH", str(_fake_colab(tmp_path / "fake")))
     monkeypatch.setenv("MNIST_TUTORIAL_REPO", str(published))
     monkeypatch.setenv("MNIST_TUTORIAL_REF", "main")
@@ -167,7 +224,9 @@ def _run_cells(folder: Path, *sources: str) -> list:
 def test_inside_a_clone_the_colab_step_does_nothing(tmp_path: Path, monkeypatch) -> None:
     """In Colab within the series' notebooks/ folder, or elsewhere with helpers installed: no fetch, no output."""
     monkeypatch.setenv("MNIST_TUTORIAL_REPO", str(tmp_path / "never-used"))
-    probe = "print(OUTSIDE, os.getcwd() == here)"
+    probe = (
+        "print(os.getcwd() == here, pathlib.Path('mnist-tf-tutorial').exists(), 'GIT_TERMINAL_PROMPT' in os.environ)"
+    )
     (tmp_path / "elsewhere").mkdir()
     for folder, colab in ((series.NOTEBOOKS_DIR, True), (tmp_path / "elsewhere", False)):
         if colab:
@@ -176,39 +235,37 @@ def test_inside_a_clone_the_colab_step_does_nothing(tmp_path: Path, monkeypatch)
             monkeypatch.delenv("PYTHONPATH", raising=False)
         cells = _run_cells(folder, "import os\nhere = os.getcwd()", series.colab_step(), probe)
         assert cells[1].outputs == [], cells[1].outputs
-        assert _printed(cells[2]) == "False True\n", (folder, cells[2].outputs)
+        assert _printed(cells[2]) == "True False False\n", (folder, cells[2].outputs)
     assert not list((tmp_path / "elsewhere").iterdir()) and not (series.NOTEBOOKS_DIR / "mnist-tf-tutorial").exists()
 
 
 def test_a_notebook_alone_outside_colab_fetches_the_series_too(published: Path, tmp_path: Path, monkeypatch) -> None:
     """Outside Colab the step looks for the helpers module: here it is hidden, as in a Python without the series.
-    The folder holds an interrupted clone (a .git with nothing fetched): the step fetches the series again."""
+    The folder holds what a fetch cut short leaves (mnist-tf-tutorial.part): the step fetches the series again."""
     monkeypatch.delenv("PYTHONPATH", raising=False)
     monkeypatch.setenv("MNIST_TUTORIAL_REPO", str(published))
     monkeypatch.setenv("MNIST_TUTORIAL_REF", "main")
-    hide = (
-        "import os, sys\nhere = here if 'here' in globals() else os.getcwd()\nos.chdir(here)\n"
-        "sys.modules.pop('helpers', None)\nsys.path_importer_cache.clear()\n"
-        "sys.path[:] = [p for p in sys.path if not p.rstrip('/').endswith('notebooks')]"
-    )
-    interrupted = tmp_path / "downloads" / "mnist-tf-tutorial"
-    interrupted.mkdir(parents=True)
-    subprocess.run([*GIT, "init", "-q"], cwd=interrupted, check=True)  # as a fetch stopped half-way leaves it
+    cut_short = tmp_path / "downloads" / "mnist-tf-tutorial.part"
+    cut_short.mkdir(parents=True)
+    subprocess.run([*GIT, "init", "-q"], cwd=cut_short, check=True)  # as a fetch stopped half-way leaves it
+    (cut_short / "half-written.pack").write_bytes(b"\0" * 100)
     # Where `import helpers` would import it from (found, not imported: TensorFlow's import is not under test here;
     # the test above runs a notebook on the fetched series).
     probe = (
         "import importlib.util\nfound = pathlib.Path(importlib.util.find_spec('helpers').origin)\n"
-        "print(OUTSIDE, found.parents[2].name, found.parent.name, os.getcwd() == str(found.parent))"
+        "print(found.parents[2].name, found.parent.name, os.getcwd() == str(found.parent))"
     )
-    fetched = "print((pathlib.Path(here) / 'mnist-tf-tutorial' / '.git' / 'FETCH_HEAD').stat().st_mtime_ns)"
+    fetched = "print((pathlib.Path(here) / 'mnist-tf-tutorial' / '.git' / 'index').stat().st_mtime_ns)"
     # Twice, as after a restart: the second time the step finds the clone it fetched, and fetches nothing.
     cells = _run_cells(
-        tmp_path / "downloads", hide, series.colab_step(), probe, fetched, hide, series.colab_step(), probe, fetched
+        tmp_path / "downloads", HIDE, series.colab_step(), probe, fetched, HIDE, series.colab_step(), probe, fetched
     )
     assert all(o.output_type != "error" for c in cells for o in c.outputs), [c.outputs for c in cells]
-    assert _printed(cells[2]) == _printed(cells[6]) == "True downloads notebooks True\n"
+    assert _printed(cells[2]) == _printed(cells[6]) == "downloads notebooks True\n"
     assert cells[5].outputs == [] and _printed(cells[3]) == _printed(cells[7]), "the second time, nothing is fetched"
-    assert (interrupted / "notebooks" / "helpers.py").is_file(), "the interrupted clone was not fetched again"
+    clone = tmp_path / "downloads" / "mnist-tf-tutorial"
+    assert (clone / "notebooks" / "helpers.py").is_file() and not cut_short.exists(), "fetched again, then moved"
+    assert sorted(p.name for p in (tmp_path / "downloads").iterdir()) == ["mnist-tf-tutorial"]
 
 
 class _AsksForAPassword(http.server.BaseHTTPRequestHandler):
@@ -245,15 +302,18 @@ def asks_for_a_password(monkeypatch):
 def test_every_failure_of_the_colab_step_is_one_line(
     published: Path, tmp_path: Path, monkeypatch, asks_for_a_password: str
 ) -> None:
-    """One line each, no traceback: no repository set, a ref or a repository that does not exist, a host that does
-    not resolve, and a server that asks for a password (the step never waits for one: GIT_TERMINAL_PROMPT=0)."""
+    """One line each, no traceback: no repository set (not published yet), a ref or a repository that does not
+    exist, a host that does not resolve, and a server that asks for a password (the step never waits for one: it
+    sets GIT_TERMINAL_PROMPT=0 itself)."""
     monkeypatch.delenv("MNIST_TUTORIAL_REF", raising=False)
     monkeypatch.setenv("PYTHONPATH", str(_fake_colab(tmp_path / "fake")))
     nowhere, invalid, private = tmp_path / "nothing-here", "https://nonexistent.invalid/x.git", asks_for_a_password
     host = private.rsplit("/", 1)[0]
+    unpublished = series.UNPUBLISHED
     cases = {
-        "": "Setup stopped: this notebook needs the rest of the series: open it in a clone of the series (setup.md)",
-        f"{published}|no-such-ref": f"Setup stopped: could not fetch no-such-ref of {published}: fatal: couldn't find",
+        "": f"Setup stopped: could not fetch main of {unpublished}: fatal: repository '{unpublished}' does not exist",
+        f"{published}|no-such-ref": f"Setup stopped: could not fetch no-such-ref of {published}: fatal: Remote branch "
+                                    "no-such-ref not found",
         str(nowhere): f"Setup stopped: could not fetch main of {nowhere}: fatal: ",
         invalid: f"Setup stopped: could not fetch main of {invalid}: fatal: ",
         private: f"Setup stopped: could not fetch main of {private}: fatal: could not read Username for '{host}': "
@@ -265,14 +325,14 @@ def test_every_failure_of_the_colab_step_is_one_line(
         cells.append(
             nbformat.v4.new_code_cell(
                 f"os.environ['MNIST_TUTORIAL_REPO'] = {repo!r}\nos.environ['MNIST_TUTORIAL_REF'] = {ref or 'main'!r}\n"
-                + series.colab_step()
+                "os.environ.pop('GIT_TERMINAL_PROMPT', None)\n" + series.colab_step()
             )
         )
     (tmp_path / "work").mkdir()
-    ran = _run_cells(tmp_path / "work", "import os", *(cell.source for cell in cells))
+    ran = _run_cells(tmp_path / "work", HIDE, *(cell.source for cell in cells))
     for cell, expected in zip(ran[1:], cases.values(), strict=True):
         errors = [output for output in cell.outputs if output.output_type == "error"]
         assert len(errors) == 1 and len(errors[0].traceback) == 1, cell.outputs
         assert errors[0].traceback[0].startswith(expected), errors[0].traceback
         assert "Traceback" not in errors[0].traceback[0] and "\n" not in errors[0].traceback[0]
-    assert not (tmp_path / "work" / "mnist-tf-tutorial" / "notebooks").exists()
+    assert not (tmp_path / "work" / "mnist-tf-tutorial").exists()

@@ -112,6 +112,16 @@ def test_pages_have_no_stderr_and_no_remote_assets(site: Path) -> None:
         assert "Traceback (most recent call last)" not in html, f"{name}: a traceback is on the page"
 
 
+def test_the_colab_step_is_left_off_the_site(site: Path) -> None:
+    """The Colab step (every notebook's first code cell, tagged remove-input) is plumbing: no page shows its code,
+    while the lesson's own first code cell, the setup, is shown."""
+    for name in NOTEBOOKS:
+        html = (site / "notebooks" / f"{name}.html").read_text(encoding="utf-8")
+        text = re.sub(r"<[^>]+>", "", html)  # the page's text, without the highlighting's tags
+        assert "SetupStopped" not in text and "MNIST_TUTORIAL_REPO" not in text, f"{name}: the Colab step is shown"
+        assert "helpers.setup(SEED)" in text, f"{name}: the lesson's setup cell is not shown"
+
+
 def test_every_image_has_real_alternative_text(site: Path) -> None:
     """What a screen reader reads out for every <img> of the site, whatever it comes from (a notebook's figure, a
     Markdown page's image): never a missing alt, an empty one, a file name such as 37f8...png, or a short one

@@ -289,7 +289,7 @@ def test_notebook_opens_in_jupyterlab(lab: LabServer, browser) -> None:
 
     notebook = nbformat.read(lab.root / NOTEBOOK, as_version=4)
     title = next(line[2:].strip() for line in notebook.cells[0].source.splitlines() if line.startswith("# "))
-    first_code = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    colab_step, first_code = [cell for cell in notebook.cells if cell.cell_type == "code"][:2]  # then the lesson's
     first_output = next(
         o["text"].splitlines()[0] for c in notebook.cells if c.cell_type == "code"
         for o in c.outputs if o["output_type"] == "stream" and o["text"].strip()
@@ -305,7 +305,12 @@ def test_notebook_opens_in_jupyterlab(lab: LabServer, browser) -> None:
     assert any(title in heading for heading in headings), f"the notebook's title {title!r} is not on the screen"
     code = browser.find_elements("css selector", ".jp-CodeCell .jp-InputArea-editor")
     first_line = first_code.source.splitlines()[0]
-    assert any(first_line in editor.text for editor in code), f"the first code cell {first_line!r} is not shown"
+    assert any(first_line in editor.text for editor in code), (
+        f"the lesson's first code cell {first_line!r} is not shown"
+    )
+    hidden_line = colab_step.source.splitlines()[3]  # its code (a placeholder may show the title line)
+    assert not any(hidden_line in editor.text for editor in code), "the Colab step is collapsed: its code is not shown"
+    assert browser.find_elements("css selector", ".jp-CodeCell .jp-InputPlaceholder"), "its placeholder is shown"
     outputs = " ".join(o.text for o in browser.find_elements("css selector", ".jp-OutputArea-output"))
     assert first_output in outputs, f"the stored output {first_output!r} is not shown"
     panel = browser.find_element("css selector", ".jp-NotebookPanel")

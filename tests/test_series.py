@@ -111,12 +111,8 @@ def test_fit_shows_a_live_bar_by_default_and_one_line_per_epoch_in_the_series_ru
                 if ".fit(" in c.source and "verbose=FIT_VERBOSE" in c.source
             ]
             assert fits, f"{path.name} declares FIT_VERBOSE but no fit uses it"
-    assert {p.stem[:2] for p in series.NOTEBOOKS if "FIT_VERBOSE" in series.declared_parameters(p)} == {
-        "05",
-        "09",
-        "10",
-        "11",
-    }
+    training = {p.stem[:2] for p in series.NOTEBOOKS if "FIT_VERBOSE" in series.declared_parameters(p)}
+    assert training == {"00", "05", "09", "10", "11"}  # 00 runs the whole tutorial, one epoch
     body = (
         "import helpers, numpy as np, keras\nhelpers.setup(1)\n"
         "model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation='softmax')])\n"
@@ -146,11 +142,21 @@ def test_execute_clean_leaves_the_notebook_as_it_was_when_a_cell_fails(tmp_path:
     assert [p.name for p in tmp_path.iterdir()] == ["tiny.ipynb"]
 
 
-def test_plan_with_exercises_runs_the_experiments_where_declared() -> None:
-    jobs = dict((path.stem[:2], parameters) for path, parameters in series.plan(quick=True, exercises=True))
-    assert jobs["03"] == {"RUN_EXPERIMENTS": True}
-    assert jobs["05"] == {"FIT_VERBOSE": 2, "EPOCHS": 1, "RUN_EXPERIMENTS": True}
-    assert jobs["01"] == {}, "01's experiment does not train: nothing to switch on"
+def test_proving_the_exercises_turns_every_waiting_experiment_on() -> None:
+    """An experiment that trains waits for its one switch, in its own cell; the run that proves the exercises turns
+    that switch on in the copy it executes, and nothing else of the cell changes."""
+    jobs = dict((path.stem[:2], parameters) for path, parameters in series.plan(quick=True))
+    assert jobs["05"] == {"FIT_VERBOSE": 2, "EPOCHS": 1} and jobs["03"] == {}, "no parameter switches an experiment"
+    for prefix in ("03", "05", "11"):
+        notebook = nbformat.read(series.notebook(prefix), as_version=4)
+        waiting = [c for c in notebook.cells if c.source.startswith(series.EXPERIMENT_SWITCH)]
+        proved = series.with_exercise_proofs(notebook)
+        turned = [c for c in proved.cells if "experiment" in c.metadata.get("tags", [])]
+        assert waiting and all("experiment" in c.metadata.get("tags", []) for c in waiting), prefix
+        on = [c for c in turned if c.source.startswith("run_experiment = True")]
+        assert len(on) == len(waiting) and not [c for c in turned if c.source.startswith(series.EXPERIMENT_SWITCH)]
+        assert [c.source.split("\n", 1)[1] for c in on] == [c.source.split("\n", 1)[1] for c in waiting]
+        assert all(c.source.startswith(series.EXPERIMENT_SWITCH) for c in waiting), "the committed notebook waits"
 
 
 def _exercise_notebook(path: Path, wrong: str = "answer = 41") -> Path:
