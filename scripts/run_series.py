@@ -55,7 +55,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--exercises",
         action="store_true",
         help="prove the exercises (each wrong answer and solution run after its check) and run the "
-        "experiments that train (the tests use it)",
+        "experiments (the tests use it)",
     )
     parser.add_argument("--cell-timeout", type=int, default=1800, help="seconds one cell may run (default 1800)")
     parser.add_argument("--only", nargs="*", default=None, help="run only notebooks whose name starts so (e.g. 05)")

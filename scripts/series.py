@@ -64,9 +64,9 @@ QUICK_PARAMETERS: dict[str, Any] = {"EPOCHS": 1, "FAST_EPOCHS": 1, "TRAIN_IMAGES
 # default, "auto": Keras' live progress bar.
 RUN_PARAMETERS: dict[str, Any] = {"FIT_VERBOSE": 2}
 
-# An experiment that trains waits for the learner: its cell starts with this switch, the one place a learner turns it
-# on once the prediction is written. A run that proves the exercises (`run_series.py --exercises`, the tests) turns it
-# on in the copy of the notebook it executes (`with_exercise_proofs`).
+# Every predict-then-run experiment waits for the learner: its cell starts with this switch, the one place a learner
+# turns it on once the prediction is written, so that its result is never stored in the notebook. A run that proves
+# the exercises (`run_series.py --exercises`, the tests) turns it on in the copy it executes (`with_exercise_proofs`).
 EXPERIMENT_SWITCH = "run_experiment = False"
 
 # An exercise, the same in every notebook: a Markdown cell "### Exercise ..." with a hint and the solution as

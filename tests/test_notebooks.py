@@ -361,10 +361,32 @@ def test_every_content_notebook_has_a_predict_then_run_experiment(path: Path) ->
         assert run.metadata.get("jupyter", {}).get("outputs_hidden") is True, "the result is collapsed: predict first"
         assert "You predicted" in run.source and "Result:" in run.source
         assert reading.source.startswith("<details><summary>What happened, and why</summary>")
-        if re.search(r"\.fit\(|run_workers\(", run.source):  # it trains: it waits for the learner, behind one switch
-            assert run.source.startswith(series.EXPERIMENT_SWITCH), f"{path.name}: {run.source[:80]!r}"
-            assert "Result:" not in _text(run), "an experiment that trains runs only when the learner asks"
+        # It waits for the learner, behind one switch in its own cell: its result is never stored (not even hidden:
+        # GitHub's viewer and Colab show stored outputs), it appears when the learner turns it on and runs it.
+        assert run.source.startswith(series.EXPERIMENT_SWITCH), f"{path.name}: {run.source[:80]!r}"
+        assert "Result:" not in _text(run) and not [o for o in run.outputs if "data" in o], "no stored result"
         assert "RUN_EXPERIMENTS" not in prediction.source + run.source + cells[i].source, "one switch, in its cell"
+        assert "nbval-ignore-output" in run.metadata.get("tags", []), "the series run turns it on: not compared"
+    # Run All with every experiment off: no later cell reads a name that only an experiment binds.
+    bound, experiment_only = set(), set()
+    for cell in cells:
+        if cell.cell_type != "code":
+            continue
+        loads, binds = _names(cell.source)
+        if "experiment" in cell.metadata.get("tags", []):
+            experiment_only |= binds - bound
+        else:
+            needed = loads & experiment_only - binds
+            assert not needed, f"{path.name} {cell.get('id')}: reads {sorted(needed)}, bound only in an experiment"
+            bound |= binds
+            experiment_only -= binds
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """(names a cell reads, names it binds) at its top level and in its functions (test_colab.py's rule)."""
+    from test_colab import _names as names
+
+    return names(source)
 
 
 def test_the_series_has_its_exercises() -> None:
