@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 # TensorFlow's C++ runtime logs to file descriptor 2 while it is imported (red stderr in every notebook). oneDNN is on
-# for every processor, not only those TensorFlow picks at import (AVX2-only AMD: CNN 1.7x faster); results stay
-# reproducible; TF_ENABLE_ONEDNN_OPTS=0 turns it off.
+# for every processor, not only those TensorFlow picks at import (what it buys: benchmark.md, the "oneDNN off" row);
+# results stay reproducible; TF_ENABLE_ONEDNN_OPTS=0 turns it off.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 

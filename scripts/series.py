@@ -197,10 +197,28 @@ def exercise_parts(notebook: Any) -> list[tuple[Any, Any, str, list[str]]]:
     return found
 
 
+def _answer_names(solution: str) -> list[str]:
+    """The names a solution assigns at its top level (what the check reads)."""
+    import ast
+
+    names = []
+    for node in ast.parse(solution).body:
+        targets = (
+            node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        )
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+ANSWER_MARK = "Accepted answer: "  # what a proof run prints after a solution, for the answer-not-above test
+
+
 def with_exercise_proofs(notebook: Any) -> Any:
     """The notebook with, after each check cell: each wrong answer and the check again, then the solution and the
-    check again (cells tagged "proof", the checks also "proof-wrong" and "proof-right"); and every experiment that
-    waits for the learner (EXPERIMENT_SWITCH) turned on."""
+    check again (cells tagged "proof", the checks also "proof-wrong" and "proof-right"), then each other correct form
+    the check must accept (metadata "exercise"/"right_also") and the check again (also "proof-right"); after the
+    solution, a cell prints the values it assigned (ANSWER_MARK, tag "proof-answer"). And every experiment that
+    waits for the learner (EXPERIMENT_SWITCH) is turned on."""
     import nbformat
 
     checks = {id(check): (solution, wrong) for _, check, solution, wrong in exercise_parts(notebook)}
@@ -214,15 +232,23 @@ def with_exercise_proofs(notebook: Any) -> Any:
         if id(cell) not in checks:
             continue
         solution, wrong = checks[id(cell)]
+        also = cell.metadata.get("exercise", {}).get("right_also", [])
         name = cell.get("id") or f"cell{index}"
-        answers = [(f"wrong{k}", source, "proof-wrong") for k, source in enumerate(wrong)] + [
-            ("right", solution, "proof-right")
-        ]
+        answers = [(f"wrong{k}", source, "proof-wrong") for k, source in enumerate(wrong)]
+        answers += [("right", solution, "proof-right")]
+        answers += [(f"right{k + 1}", source, "proof-right") for k, source in enumerate(also)]
         for kind, source, tag in answers:
             answer = nbformat.v4.new_code_cell(source, id=f"{name}-{kind}")
             again = nbformat.v4.new_code_cell(cell.source, id=f"{name}-proof-{kind}")
             answer.metadata["tags"], again.metadata["tags"] = ["proof"], ["proof", tag]
             result.cells += [answer, again]
+            if kind == "right":
+                shown = "import numbers\n" + "".join(  # numbers only: the test looks for them above the exercise
+                    f"print({ANSWER_MARK!r} + repr({n})) if isinstance({n}, numbers.Number) else None\n"
+                    for n in _answer_names(source)
+                )
+                result.cells.append(nbformat.v4.new_code_cell(shown, id=f"{name}-answer"))
+                result.cells[-1].metadata["tags"] = ["proof", "proof-answer"]
     return result
 
 

@@ -372,6 +372,30 @@ def test_setup_turns_autotuning_off_in_keras_array_pipeline_and_keeps_its_batche
     assert tf.data.Options().autotune.enabled is None, "only Keras' array pipeline changes"
 
 
+def test_fit_on_arrays_goes_through_the_patched_pipeline(monkeypatch) -> None:
+    """helpers.setup's change to Keras' private array pipeline still applies to the pinned Keras: `fit` on NumPy
+    arrays builds its dataset with the patched method, without autotuning. After an upgrade that moves or renames
+    what it patches, this fails (the patch itself would switch off without a word)."""
+    import keras
+    from keras.src.trainers.data_adapters.array_data_adapter import ArrayDataAdapter
+
+    helpers.setup(5)
+    patched = ArrayDataAdapter.get_tf_dataset
+    assert getattr(patched, "steady", False) is True, "helpers.setup no longer patches Keras' array pipeline"
+    built = []
+
+    def spy(self):
+        built.append(patched(self))
+        return built[-1]
+
+    monkeypatch.setattr(ArrayDataAdapter, "get_tf_dataset", spy)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    model.compile("adam", "sparse_categorical_crossentropy")
+    model.fit(np.zeros((64, 4), "float32"), np.zeros(64, "int32"), batch_size=32, epochs=1, verbose=0)
+    assert built, "fit on arrays no longer builds its dataset through ArrayDataAdapter.get_tf_dataset"
+    assert all(dataset.options().autotune.enabled is False for dataset in built)
+
+
 def test_tf_enable_onednn_opts_0_still_turns_onednn_off() -> None:
     code = "import helpers; from tensorflow.python.util import _pywrap_util_port as u; print(u.IsMklEnabled())"
     env = {**os.environ, "TF_ENABLE_ONEDNN_OPTS": "0"}

@@ -158,7 +158,28 @@ class _Lane:
             elif "experiment" in tags:
                 assert "Result:" in _text(cell) and "You predicted" in _text(cell), where
         exercises = series.exercise_parts(nbformat.read(path, as_version=4))
-        assert proven == len(exercises) and refuted == sum(len(wrong) for *_, wrong in exercises) >= proven
+        forms = sum(1 + len(check.metadata.get("exercise", {}).get("right_also", [])) for _, check, *_ in exercises)
+        assert proven == forms and refuted == sum(len(wrong) for *_, wrong in exercises) >= len(exercises)
+
+    def test_no_exercise_answer_is_shown_above_it(self, run, path: Path) -> None:
+        """The accepted answer of each exercise (the values its solution assigns, as the proof run prints them) is
+        neither stated nor printed above the exercise: not in the visible Markdown, the code or the stored outputs of
+        the committed notebook's cells before it. Numbers only (a named option is listed in the task on purpose);
+        an integer of two digits or more, a fraction in its 3-4 significant-digit and percent forms."""
+        _, build, _ = run
+        executed = {cell.get("id"): cell for cell in nbformat.read(build / path.name, as_version=4).cells}
+        committed = nbformat.read(path, as_version=4)
+        found = []
+        for task, check, _, _ in series.exercise_parts(committed):
+            printed = _text(executed[f"{check.get('id')}-answer"])
+            values = [_number(line[len(series.ANSWER_MARK) :]) for line in printed.splitlines()]
+            above = committed.cells[: committed.cells.index(task)]
+            text = "\n".join(_visible(cell) for cell in above)
+            for value in filter(None, values):
+                for form in _forms(value):
+                    if re.search(rf"(?<![\d.,]){re.escape(form)}(?![\d]|[.,]\d)", text):
+                        found.append(f"{task.source.splitlines()[0]}: its answer {form} is shown above it")
+        assert not found, "\n".join(found)
 
 
 class TestModelsLane(_Lane):
@@ -380,6 +401,32 @@ def test_every_content_notebook_has_a_predict_then_run_experiment(path: Path) ->
             assert not needed, f"{path.name} {cell.get('id')}: reads {sorted(needed)}, bound only in an experiment"
             bound |= binds
             experiment_only -= binds
+
+
+def _number(shown: str) -> float | None:
+    """The number a repr shows ("136", "np.float64(0.9864)", "0.25"), or None (a string, a list...)."""
+    found = re.fullmatch(r"(?:np\.\w+\()?(-?\d+(?:\.\d+)?(?:e-?\d+)?)\)?", shown.strip())
+    return float(found.group(1)) if found else None
+
+
+def _forms(value: float) -> set[str]:
+    """How a notebook could show a number: an integer with and without thousands separators; a fraction at 3 and 4
+    significant digits, and as a percent."""
+    if value == int(value):
+        return {str(int(value)), f"{int(value):,}"} if abs(value) >= 10 else set()
+    forms = {f"{value:.{digits}g}" for digits in (3, 4)}
+    if 0 < value < 1:
+        forms |= {f"{100 * value:.{places}f}%" for places in (1, 2)}
+    return forms
+
+
+def _visible(cell) -> str:
+    """What a reader sees of a cell: Markdown outside <details>, code, stored text outputs."""
+    if cell.cell_type == "markdown":
+        return re.sub(r"<details>.*?</details>", " ", cell.source, flags=re.S)
+    if cell.cell_type != "code" or series.is_colab_cell(cell):
+        return ""
+    return cell.source + "\n" + _text(cell)
 
 
 def _names(source: str) -> tuple[set[str], set[str]]:
