@@ -186,6 +186,7 @@ def test_execute_proves_exercises_with_their_wrong_answer_and_solution(tmp_path:
         (["check"], "Not attempted yet"),
         (["proof", "proof-wrong"], "Not yet"),
         (["proof", "proof-right"], "Right"),
+        (["proof", "proof-answer"], f"{series.ANSWER_MARK}42"),  # the accepted answer, for the answer-above test
     ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exercise.ipynb", "out.ipynb"], "the proof copy is removed"
     with pytest.raises(ValueError, match="no solution in the exercise above it, or no wrong answer"):
