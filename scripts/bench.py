@@ -34,8 +34,14 @@ from series import REPO_ROOT
 
 Records = list[dict[str, Any]]
 SECTIONS = ("models", "notebook", "data", "inference", "knobs", "recipes", "devices", "litert")
-# Notebooks 09 and 10: a test accuracy in at most a share of notebook 05's CNN fit time, on a CPU with bf16 / without
+# Notebooks 09 and 10: a test accuracy in at most a share of notebook 05's CNN fit time, on a CPU with bf16 / without.
+# A report of the final, once-only evaluation: the recipes are chosen on the validation set and never re-tuned on test.
 TARGETS = {"fast": (0.990, 0.15, 0.25), "further": (0.995, 0.60, 1.00)}
+RECIPES_CHOSEN_ON_VALIDATION = (
+    "The recipes were chosen on the validation set (notebooks 09 and 10 show the choices over seeds 42-44). The test "
+    "targets report the final, once-only evaluation: where one is missed, the table says so, and nothing is re-tuned "
+    "on the test set."
+)
 BF16_TARGET = 1.8  # bf16's speed against float32 at the fast recipe's settings (knobs)
 KNOB = "batch 128, steps_per_execution 32"  # the fast recipe's setting in notebook 09's knobs
 MODEL_COLUMNS = (("parameters", ",.0f"), ("epochs", ".0f"), ("seconds_per_epoch", ".2f"))
@@ -293,6 +299,9 @@ def report(machine: dict[str, Any], results: dict[str, Any], args: argparse.Name
         for name, runs, run in recipes:
             fit, accuracy = median(runs, "runs", run, "fit_seconds"), median(runs, "runs", run, "test_accuracy")
             worst = min((r["runs"][run]["test_accuracy"] for r in runs if not r["returncode"]), default=None)
+            validation = median(runs, "runs", run, "validation_accuracy")
+            checked = [r["runs"][run].get("validation_accuracy") for r in runs if not r["returncode"]]
+            lowest = min((value for value in checked if value is not None), default=None)
             goal = TARGETS.get(run)
             target = verdict = ""
             if goal and None not in (worst, fit, tutorial_fit):
@@ -300,12 +309,15 @@ def report(machine: dict[str, Any], results: dict[str, Any], args: argparse.Name
                 target = f">= {goal[0]:.1%} in <= {share:.2f}x ({'bf16' if bf16 else 'no bf16'})"
                 met = worst >= goal[0] and fit <= share * tutorial_fit
                 verdict = "not checked (quick run)" if args.quick else "yes" if met else "NO"
+            chosen_on = f"{fmt(validation, '.2%')}, {fmt(lowest, '.2%')}"
             accuracies = f"{fmt(accuracy, '.2%')}, {fmt(worst, '.2%')}"
-            rows.append(row(name, runs, *vs(fit, tutorial_fit), accuracies, target, verdict))
+            rows.append(row(name, runs, *vs(fit, tutorial_fit), chosen_on, accuracies, target, verdict))
         title = "The recipes (CNN; fit time includes the validation checks; the test set is evaluated once, after; "
         title += f"ratios to {'notebook 05' if notebook05 else 'notebook 09'}'s tutorial fit)"
-        header = "recipe | fit time | vs tutorial | test accuracy (median, min) | target | met | other load"
+        header = "recipe | fit time | vs tutorial | validation accuracy (median, min) | test accuracy (median, min) | "
+        header += "test target | met | other load"
         lines += table(title, header, rows) + ["Seeds 42, 43, ... for the repeats; 'min' is the worst run.", ""]
+        lines += [RECIPES_CHOSEN_ON_VALIDATION, ""]
     if "devices" in results:
         title = "Several devices (notebook 11: the CNN, 1 epoch, global batch 128; "
         title += "training time, without starting the workers)"

@@ -50,7 +50,7 @@ def test_report_checks_the_targets(bf16, fast_fit, fast_accuracy, further_fit, f
             "09": [
                 _run(
                     tutorial={"fit_seconds": 200.0, "test_accuracy": 0.9877},
-                    fast={"fit_seconds": fast_fit, "test_accuracy": fast_accuracy},
+                    fast={"fit_seconds": fast_fit, "test_accuracy": fast_accuracy, "validation_accuracy": 0.9911},
                 )
             ],
             "10": [_run(further={"fit_seconds": further_fit, "test_accuracy": further_accuracy})],
@@ -61,6 +61,9 @@ def test_report_checks_the_targets(bf16, fast_fit, fast_accuracy, further_fit, f
     rows = [line for line in text.splitlines() if line.startswith(("| fast", "| further"))]
     assert [row.split(" | ")[-2] for row in rows] == verdicts
     assert f"{fast_fit / 200:.2f}x" in rows[0] and "test CPU, 2 cores; flags: avx2, fma" in text
+    assert f" | 99.11%, 99.11% | {fast_accuracy:.2%}, " in rows[0]  # validation (the choice), then test (the report)
+    assert " | n/a, n/a | " in rows[1]  # a run that wrote no validation accuracy: said, not invented
+    assert "chosen on the validation set" in text and "nothing is re-tuned on the test set" in text
     assert "notebook 09's tutorial fit" in text  # no notebook 05 run: 09's own tutorial run is the denominator
     quick = bench.report(machine, results, argparse.Namespace(quick=True, repeats=1, only=["recipes"]))
     assert quick.count("not checked (quick run)") == 2
@@ -149,7 +152,7 @@ def test_a_full_run_rewrites_the_tables_of_record_and_nothing_else(tmp_path: Pat
     assert "old" not in benchmark and benchmark.endswith("<!-- /bench:tables -->\n\nkept too\n")
     assert readme.startswith("# Title\n\nkept\n<!-- bench:recipes -->\nThe latest full run of `make bench`")
     assert "- CPU: test CPU, 2 cores" in readme and "The run took" not in readme
-    assert "| fast (notebook 09) | 50.0 s | 0.25x | 99.30%, 99.30% |" in readme and "| yes |" in readme
+    assert "| fast (notebook 09) | 50.0 s | 0.25x | n/a, n/a | 99.30%, 99.30% |" in readme and "| yes |" in readme
     assert "old" not in readme and "### " not in readme and readme.endswith("<!-- /bench:recipes -->\n\nkept too\n")
     with pytest.raises(ValueError, match="no <!-- bench:tables -->"):
         bench.update(tmp_path / "README.md", "tables", "x")
