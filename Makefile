@@ -3,12 +3,12 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv run lab test bench refresh docs clean
+.PHONY: venv run lab test bench refresh docs clean blank
 
 venv: $(VENV)/.installed
 
 # requirements.txt is the list people edit; requirements.lock pins every package beneath it too, for Linux, macOS
-# and Windows (uv pip compile --universal, see the README), and is what gets installed.
+# and Windows (uv pip compile --universal, see CONTRIBUTING.md), and is what gets installed.
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -29,8 +29,8 @@ test: venv
 	$(PY) -m pytest
 
 ## The benchmark: the notebooks run with parameter sets, side by side (models, notebook overhead, reading,
-## inference, knobs, recipes), medians of 3 repeats; tables in build/bench/bench.md, and a full run rewrites
-## benchmark.md's tables and the README's recipes. `make bench BENCH_ARGS=--quick`: a short smoke run.
+## inference, knobs, recipes, devices, LiteRT), medians of 3 repeats; tables in build/bench/bench.md, and a full
+## run rewrites benchmark.md's tables (nothing else). `make bench BENCH_ARGS=--quick`: a short smoke run.
 bench: venv
 	$(PY) scripts/bench.py $(BENCH_ARGS)
 
@@ -43,6 +43,11 @@ docs: venv
 
 clean:
 	rm -rf build
+
+## A copy of the notebooks for live coding in blank/ (git-ignored; `make clean` leaves it): the lesson's code, no
+## outputs, no exercise solutions. A copy changed since is kept; `make blank BLANK_ARGS="--force 05"` replaces it (.bak).
+blank: venv
+	$(PY) scripts/blank.py $(BLANK_ARGS)
 
 ## Re-execute the committed notebooks in place to refresh their stored outputs (maintainers).
 refresh: venv

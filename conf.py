@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -21,7 +22,8 @@ import series  # noqa: E402  (the publishing settings: where the series lives on
 project = "MNIST with TensorFlow and Keras"  # as the landing page's title
 author = "The mnist-tf-tutorial authors"
 copyright = f"2026, {author}"
-release = "1.0.0"
+# The series' one version label: pyproject.toml's (CITATION.cff and CHANGELOG.md's top entry must match it).
+release = version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 html_title = "MNIST with TensorFlow: a notebook series"
 language = "en"
 
@@ -32,6 +34,7 @@ root_doc = "index"
 # The site: these pages and the numbered notebooks, nothing else. A new page goes here and into index.md's toctree.
 include_patterns = [
     "index.md",
+    "before-the-workshop.md",
     "setup.md",
     "glossary.md",
     "instructors.md",
@@ -76,6 +79,15 @@ LAUNCH_BUTTONS = {
     "jupyterhub_url": JUPYTERHUB_URL,
 }
 
+# The licenses, as the footer of every page says them (plain links, loaded only when clicked; README and NOTICE say
+# the same): the text and figures CC BY 4.0, figures of MNIST digits CC BY-SA 3.0, the code Apache 2.0.
+LICENSE_FOOTER = (
+    'Text and figures: <a href="https://creativecommons.org/licenses/by/4.0/">CC BY 4.0</a>; figures that show '
+    'MNIST digits: <a href="https://creativecommons.org/licenses/by-sa/3.0/">CC BY-SA 3.0</a>, the data\'s license; '
+    'code: <a href="https://www.apache.org/licenses/LICENSE-2.0">Apache 2.0</a>. '
+    "The files LICENSE, LICENSE-TEXT and NOTICE of the series say which covers what."
+)
+
 html_theme = "sphinx_book_theme"
 html_theme_options = {
     "use_repository_button": False,  # no repository, issue, edit or source buttons: they teach nothing
@@ -93,6 +105,7 @@ html_theme_options = {
     "show_toc_level": 2,
     "icon_links": [],
     "navbar_persistent": [],  # pydata-sphinx-theme 0.20 adds a second search field unless this is set
+    "extra_footer": LICENSE_FOOTER,  # sphinx-book-theme's footer, under the copyright line, on every page
 }
 html_context = {"default_mode": "light"}  # the light/dark switch starts here (unset, the theme logs an error)
 html_static_path = ["_static"] if (ROOT / "_static").is_dir() else []

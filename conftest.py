@@ -27,8 +27,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 # ------------------------------------------------------------------------------------------- the suite's budget
-# `make test` must stay within 15 minutes on an AVX2-only 2-core machine and 7 on an AVX-512 one (README, "For
-# maintainers"). Every run ends with the time each test file took, so that a file that grows shows at once.
+# `make test` must stay within 15 minutes on an AVX2-only 2-core machine and 7 on an AVX-512 one (CONTRIBUTING.md,
+# "The test suite and its budget"). Every run ends with the time each test file took, so that a file that grows
+# shows at once.
 _FILE_SECONDS: dict[str, float] = {}
 
 

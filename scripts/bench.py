@@ -7,7 +7,8 @@
 
 Every measurement is a job in a fresh process (`series.run_child`) with a folder of its own: a notebook of the
 series, which writes what it measured with `helpers.write_metrics`, or a helpers call (reading the data, inference).
-No recipe lives here. Writes bench.json and bench.md (the tables) into build/bench/; README.md, "Benchmark", says more.
+No recipe lives here. Writes bench.json and bench.md (the tables) into build/bench/, and a full run benchmark.md's
+tables; CONTRIBUTING.md, "The benchmark", says more.
 """
 
 from __future__ import annotations
@@ -340,7 +341,7 @@ def report(machine: dict[str, Any], results: dict[str, Any], args: argparse.Name
 
 
 def update(path: Path, name: str, text: str) -> None:
-    """Put `text` between the lines <!-- bench:NAME --> and <!-- /bench:NAME --> of `path` (benchmark.md, README)."""
+    """Put `text` between the lines <!-- bench:NAME --> and <!-- /bench:NAME --> of `path` (benchmark.md)."""
     content = path.read_text()
     start, end = f"<!-- bench:{name} -->\n", f"<!-- /bench:{name} -->"
     if start not in content or end not in content:
@@ -350,12 +351,8 @@ def update(path: Path, name: str, text: str) -> None:
 
 
 def write_record(markdown: str, root: Path = REPO_ROOT) -> None:
-    """A full run's tables of record: all of them into benchmark.md, the machine and the recipes into the README."""
+    """A full run's tables of record, into benchmark.md: the one place a measured figure lives (others link to it)."""
     update(root / "benchmark.md", "tables", markdown)
-    recipes = markdown.split("### The recipes", 1)[1].split("\n### ", 1)[0].split("\n\n", 1)[1]
-    recipes = recipes.split("\nThe run took")[0]
-    lead = "The latest full run of `make bench` (every table in [benchmark.md](benchmark.md)):"
-    update(root / "README.md", "recipes", "\n".join([lead, "", *markdown.splitlines()[2:5]]) + "\n\n" + recipes)
 
 
 def describe_machine() -> dict[str, Any]:
@@ -395,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = [record["label"] for record in runner.records if record["returncode"]]
     if not args.quick and set(args.only) == set(SECTIONS) and not failed:  # a full run: the tables of record
         write_record(markdown)
-        print("Updated the tables in benchmark.md and the recipes in README.md", flush=True)
+        print("Updated the tables in benchmark.md", flush=True)
     if failed:
         print(f"{len(failed)} measurement(s) failed: {', '.join(failed)}", flush=True)
     return 1 if failed else 0

@@ -4,10 +4,11 @@
     python scripts/publish.py --repo https://github.com/ORG/mnist-tf-tutorial --ref main --hub https://hub.example.edu
     python scripts/publish.py --check          # do the notebooks agree with scripts/series.py? (exit status 1 if not)
 
-It writes the settings into scripts/series.py (which the website's conf.py reads for its launch buttons) and into
-the Colab step, every notebook's first code cell (series.COLAB_STEP), which fetches the series from there when a
-notebook runs outside a clone of it (Colab, a notebook downloaded on its own). Commit the result, and tag
-the ref if it is a tag. tests/test_colab.py checks that the notebooks and series.py agree.
+It writes the settings into scripts/series.py (which the website's conf.py reads for its launch buttons), the
+repository into CITATION.cff (repository-code), and both into the Colab step, every notebook's first code cell
+(series.COLAB_STEP), which fetches the series from there when a notebook runs outside a clone of it (Colab, a
+notebook downloaded on its own). Commit the result, and tag the ref if it is a tag. tests/test_colab.py checks that
+the notebooks and series.py agree.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ import nbformat
 import series
 
 SETTINGS = {"repo": "REPOSITORY_URL", "ref": "REPOSITORY_REF", "hub": "JUPYTERHUB_URL"}
+CITATION = series.REPO_ROOT / "CITATION.cff"
+# CITATION.cff's repository-code line: commented out until the series is published at a web address (CFF wants an
+# http(s) URL there: a git@, ssh:// or file:// repository leaves it commented).
+UNPUBLISHED_CITATION = "# repository-code: written by scripts/publish.py --repo URL (not published yet)"
 
 
 def colab_cell(notebook) -> nbformat.NotebookNode:
@@ -53,6 +58,15 @@ def write_settings(path: Path, values: dict[str, str]) -> None:
         )
         if count != 1:
             raise ValueError(f"{path.name} has no {SETTINGS[key]} line")
+    path.write_text(text)
+
+
+def write_citation(path: Path, repo: str) -> None:
+    """Set CITATION.cff's repository-code to `repo`, or comment it out when `repo` is not a web address."""
+    line = f"repository-code: {json.dumps(repo)}" if re.match(r"https?://", repo) else UNPUBLISHED_CITATION
+    text, count = re.subn(r"^#? ?repository-code:.*$", lambda m: line, path.read_text(), count=1, flags=re.M)
+    if count != 1:
+        raise ValueError(f"{path.name} has no repository-code line")
     path.write_text(text)
 
 
@@ -96,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         parser.error("--repo must be a git URL (https://, ssh://, git@ or file://) and --ref a branch or tag name")
     write_settings(Path(series.__file__), values)
+    write_citation(CITATION, values["repo"])
     for path in series.NOTEBOOKS:
         notebook = nbformat.read(path, as_version=4)
         with_colab_step(notebook, values["repo"], values["ref"])

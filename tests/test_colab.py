@@ -1,12 +1,12 @@
 """The Colab step (series.COLAB_STEP): a notebook outside a clone of the series fetches it and runs unchanged.
 
 Real Colab cannot be reached from here. The simulation: a git repository whose one commit holds this working tree
-(uncommitted changes and new files included) stands for the published series; notebook 01 is copied alone into an
-empty folder and run by papermill there, with a stand-in `google.colab` module importable and MNIST_TUTORIAL_REPO
-pointing at that repository. Every failure of the step (no repository set, a ref or repository that does not
-exist, a server that asks for a password) must be one line, not a traceback, and never a wait for a password.
-This is the one place that checks the step: it is every notebook's first code cell (the first test), and no lesson
-cell depends on a name it defines.
+(uncommitted changes and new files included) stands for the published series; notebook 00 is copied alone into an
+empty folder and run by papermill there (up to its data check), with a stand-in `google.colab` module importable and
+MNIST_TUTORIAL_REPO pointing at that repository. Every failure of the step (no repository set, a ref or repository
+that does not exist, a server that asks for a password) must be one line, not a traceback, and never a wait for a
+password. This is the one place that checks the step: it is every notebook's first code cell (the first test), and no
+lesson cell depends on a name it defines.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pytest
 from install_missing import main as install_main
 from install_missing import missing, needed
 from nbclient import NotebookClient
-from publish import colab_cell, disagreeing, with_colab_step, write_settings
+from publish import colab_cell, disagreeing, with_colab_step, write_citation, write_settings
 from publish import main as publish_main
 
 import series
@@ -126,9 +126,23 @@ def test_publish_writes_the_settings_everywhere(tmp_path: Path) -> None:
 def test_publish_normalizes_the_url_and_checks_the_notebooks(tmp_path: Path, monkeypatch) -> None:
     written: dict = {}
     monkeypatch.setattr("publish.write_settings", lambda path, values: written.update(values))
+    monkeypatch.setattr("publish.write_citation", lambda path, repo: written.update(citation=repo))
     monkeypatch.setattr("publish.series.NOTEBOOKS", ())
     assert publish_main(["--repo", "https://github.com/example/mnist-tf-tutorial.git/", "--ref", "v2"]) == 0
-    assert written == {"repo": "https://github.com/example/mnist-tf-tutorial", "ref": "v2"}
+    url = "https://github.com/example/mnist-tf-tutorial"
+    assert written == {"repo": url, "ref": "v2", "citation": url}
+
+
+def test_publish_writes_the_repository_into_the_citation(tmp_path: Path) -> None:
+    citation = tmp_path / "CITATION.cff"
+    citation.write_text((series.REPO_ROOT / "CITATION.cff").read_text())
+    write_citation(citation, "https://github.com/example/mnist-tf-tutorial")
+    assert 'repository-code: "https://github.com/example/mnist-tf-tutorial"\n' in citation.read_text()
+    write_citation(citation, "git@github.com:example/mnist-tf-tutorial.git")  # not a web address: commented out
+    assert citation.read_text() == (series.REPO_ROOT / "CITATION.cff").read_text()
+    citation.write_text("cff-version: 1.2.0\n")
+    with pytest.raises(ValueError, match="no repository-code line"):
+        write_citation(citation, "https://example.org/x")
 
 
 def test_install_missing_names_only_what_is_not_installed(tmp_path: Path, capsys) -> None:
@@ -191,22 +205,34 @@ def _fake_colab(folder: Path) -> Path:
     return folder
 
 
-def test_a_notebook_alone_fetches_the_series_and_runs(published: Path, tmp_path: Path, monkeypatch) -> None:
+def test_notebook_00_alone_in_colab_fetches_the_series_and_reports_colab_versions(
+    published: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """Notebook 00 opened alone in (stand-in) Colab: the step fetches the series, installs nothing that is there,
+    and the versions report calls a version that differs from the pin Colab's own, expected, never advising a
+    reinstall (here numpy's, made to differ). It runs up to its data check: its timed training is the series run's."""
     alone = tmp_path / "content"
     alone.mkdir()
-    notebook = nbformat.read(series.notebook("01"), as_version=4)
-    notebook.cells.insert(0, nbformat.v4.new_code_cell(HIDE))  # in a Python without the series
-    nbformat.write(notebook, alone / "01.ipynb")
+    notebook = nbformat.read(series.notebook("00"), as_version=4)
+    devices = next(i for i, c in enumerate(notebook.cells) if c.source.startswith("## Devices"))
+    notebook.cells = [nbformat.v4.new_code_cell(HIDE), *notebook.cells[:devices]]  # in a Python without the series
+    setup = next(i for i, c in enumerate(notebook.cells) if c.source.startswith("import helpers"))
+    colab_numpy = 'version = lambda name, real=version: "0.0.1" if name == "numpy" else real(name)'
+    notebook.cells.insert(setup + 1, nbformat.v4.new_code_cell(colab_numpy))
+    nbformat.write(notebook, alone / "00.ipynb")
     monkeypatch.setenv("PYTHONPATH", str(_fake_colab(tmp_path / "fake")))
     monkeypatch.setenv("MNIST_TUTORIAL_REPO", str(published))
     monkeypatch.setenv("MNIST_TUTORIAL_REF", "main")
-    series.execute(alone / "01.ipynb", {}, tmp_path / "01-run.ipynb", cwd=alone, timeout=600)
+    series.execute(alone / "00.ipynb", {}, tmp_path / "00-run.ipynb", cwd=alone, timeout=600)
     assert (alone / "mnist-tf-tutorial" / "notebooks" / "helpers.py").is_file()
     assert (alone / "mnist-tf-tutorial" / "data" / "train-images.idx3-ubyte").is_file()
-    executed = nbformat.read(tmp_path / "01-run.ipynb", as_version=4)
+    executed = nbformat.read(tmp_path / "00-run.ipynb", as_version=4)
     text = "".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
-    assert "TensorFlow 2.21.0 with Keras 3.15.1" in text and "Installing" not in text
-    assert "DATA_DIR = helpers.DATA_DIR" in "".join(c.source for c in executed.cells)  # read from the fetched clone
+    print(text)  # the report, as a learner in Colab sees it
+    assert "Installing" not in text and "DIFFERENT" not in text and "pip install" not in text
+    assert "numpy       pinned 2.4.6    installed 0.0.1    Colab's own, expected" in text
+    assert "tensorflow  pinned 2.21.0   installed 2.21.0   ok" in text
+    assert text.count(" OK\n") == 4, "the four data files, read from the fetched clone"
 
 
 def _printed(cell) -> str:

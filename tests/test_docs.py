@@ -488,6 +488,9 @@ def test_setup_page_is_on_the_site_and_linked(site: Path) -> None:
         assert needle in html, f"setup page lacks {needle!r}"
     assert 'href="setup.html"' in page_path(site, "index").read_text(encoding="utf-8")
     assert "](setup.md)" in (REPO / "README.md").read_text()
+    assert (site / "before-the-workshop.html").is_file(), "the learners' page for before a workshop is not built"
+    for page in ("index.html", "setup.html"):
+        assert 'href="before-the-workshop.html"' in (site / page).read_text(encoding="utf-8"), page
 
 
 def test_no_launch_buttons_until_the_series_is_published(tmp_path: Path) -> None:

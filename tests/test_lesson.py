@@ -4,7 +4,8 @@
   of letters, digits and apostrophes (`[A-Za-z0-9']+`), with collapsed `<details>` blocks (hints, solutions, "What
   happened", "More: ...") left out. Notebooks 00-08 (the half-day) have at most 8,500 such words together, 09-12 at
   most 7,000.
-- **Provenance.** What learners read (the notebooks' Markdown and code comments, index.md, glossary.md, setup.md)
+- **Provenance.** What learners read (the notebooks' Markdown and code comments, index.md, glossary.md, setup.md,
+  before-the-workshop.md)
   names no machine, date, edition or commit, and no benchmark: REJECTED lists the words refused. A number a learner
   needs is measured live by the notebook or given as a plain range; one plain link to benchmark.md is allowed.
 - **Minutes.** Each notebook claims at least: visible words / 120 (a learner's pace for technical text with code)
@@ -43,7 +44,7 @@ REJECTED = {
 }
 BENCHMARK_LINK = re.compile(r"\[[^\]]*\]\((?:\.\./)?benchmark\.md[^)]*\)")  # one plain link is allowed
 TOCTREE = re.compile(r"```\{toctree\}.*?```", re.S)  # the website's table of contents names the pages, benchmark too
-LEARNER_DOCS = ("index.md", "glossary.md", "setup.md")
+LEARNER_DOCS = ("index.md", "glossary.md", "setup.md", "before-the-workshop.md")
 
 
 def _read(path: Path):
